@@ -1,0 +1,292 @@
+"""Convert a run folder's best checkpoint to one self-contained ONNX file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import onnx
+import onnxruntime
+import tensorflow as tf
+import tf2onnx
+from onnx import helper
+
+from score import metadata as model_metadata
+from score.preprocessing import Vocabulary
+from train.model import LSTM, build_model
+from train.run import CHECKPOINT_NAME, METRICS_NAME, PREPROCESSING_NAME, VOCABULARY_NAME
+
+logger = logging.getLogger(__name__)
+
+OPSET = 17
+TOKEN_IDS = "token_ids"
+SEQUENCE_LENGTHS = "sequence_lengths"
+SCORES = "scores"
+PARITY_REVIEWS = 1024
+PARITY_TOLERANCE = 1e-4
+STANDARD_DOMAINS = {"", "ai.onnx"}
+
+
+class ExportError(RuntimeError):
+    """An export that failed a check; nothing was written."""
+
+
+@dataclass
+class Run:
+    """What a training run folder contains."""
+
+    folder: Path
+    model: keras.Model
+    vocabulary: Vocabulary
+    settings: dict
+    metrics: dict
+
+
+def load_run(folder: str | Path) -> Run:
+    """Load the best checkpoint, vocabulary, settings and metrics of a run folder."""
+    folder = Path(folder)
+    checkpoint = folder / CHECKPOINT_NAME
+    if not checkpoint.is_file():
+        raise ExportError(f"{checkpoint} not found: pass a run folder written by `python -m train`")
+    words = (folder / VOCABULARY_NAME).read_text(encoding="utf-8").split("\n")
+    return Run(
+        folder=folder,
+        model=keras.models.load_model(checkpoint),
+        vocabulary=Vocabulary(tuple(word for word in words if word)),
+        settings=json.loads((folder / PREPROCESSING_NAME).read_text()),
+        metrics=json.loads((folder / METRICS_NAME).read_text()),
+    )
+
+
+def _inference_twin(run: Run) -> keras.Model:
+    """Return the model without its padding mask, with the same weights.
+
+    tf2onnx turns a masked Keras LSTM into an ONNX Loop; without the mask it emits the standard
+    LSTM operator, to which `_add_sequence_lengths` then gives the per-review lengths. The LSTM
+    operator with `sequence_lens` computes what the masked Keras layer computes.
+    """
+    if run.settings["architecture"] != LSTM:
+        return run.model
+    layers = {type(layer).__name__: layer for layer in run.model.layers}
+    twin = build_model(
+        LSTM,
+        vocabulary_size=run.settings["vocabulary_size"],
+        sequence_length=run.settings["sequence_length"],
+        embedding_dim=layers["Embedding"].output_dim,
+        units=layers["LSTM"].units,
+        mask_padding=False,
+    )
+    twin.set_weights(run.model.get_weights())
+    return twin
+
+
+def _convert(model: keras.Model, fixed_length: int | None) -> onnx.ModelProto:
+    signature = (tf.TensorSpec((None, fixed_length), tf.int32, name=TOKEN_IDS),)
+
+    @tf.function(input_signature=signature)
+    def predict(token_ids):
+        return {SCORES: model(token_ids, training=False)}
+
+    proto, _ = tf2onnx.convert.from_function(predict, input_signature=signature, opset=OPSET)
+    return proto
+
+
+def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return consumers
+
+
+def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Feed a `sequence_lengths` input to the LSTM node and read its final state from Y_h."""
+    graph = proto.graph
+    lstm_nodes = [node for node in graph.node if node.op_type == "LSTM"]
+    if len(lstm_nodes) != 1:
+        raise ExportError(f"expected one LSTM node in the converted graph, found {len(lstm_nodes)}")
+    lstm = lstm_nodes[0]
+
+    # The Dense layer's MatMul reads the last time step of Y through a Squeeze/Slice chain.
+    # With sequence lengths that step is zero for short reviews, so it must read Y_h instead.
+    consumers = _consumers(graph)
+    queue = deque([lstm.output[0]])
+    dense = None
+    while queue and dense is None:
+        for node in consumers.get(queue.popleft(), []):
+            if node.op_type == "MatMul":
+                dense = node
+                break
+            queue.extend(node.output)
+    if dense is None:
+        raise ExportError("no MatMul reads the LSTM output in the converted graph")
+
+    while len(lstm.input) < 5:
+        lstm.input.append("")
+    lstm.input[4] = SEQUENCE_LENGTHS
+    if len(lstm.output) < 2 or not lstm.output[1]:
+        raise ExportError("the converted LSTM node has no Y_h output")
+    axes = helper.make_tensor("final_state_axes", onnx.TensorProto.INT64, [1], [0])
+    graph.initializer.append(axes)
+    final_state = "final_state"
+    graph.node.append(
+        helper.make_node(
+            "Squeeze", [lstm.output[1], axes.name], [final_state], name="final_state_squeeze"
+        )
+    )
+    dense.input[0] = final_state
+    graph.input.append(
+        helper.make_tensor_value_info(SEQUENCE_LENGTHS, onnx.TensorProto.INT32, ["batch"])
+    )
+    _sort_topologically(graph)
+    _remove_unused_nodes(graph)
+    return proto
+
+
+def _remove_unused_nodes(graph: onnx.GraphProto) -> None:
+    needed = {output.name for output in graph.output}
+    kept = []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(name for name in node.input if name)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    initializers = [init for init in graph.initializer if init.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
+def _sort_topologically(graph: onnx.GraphProto) -> None:
+    available = {value.name for value in graph.input} | {init.name for init in graph.initializer}
+    available.add("")
+    pending = list(graph.node)
+    ordered = []
+    while pending:
+        ready = [node for node in pending if all(name in available for name in node.input)]
+        if not ready:
+            missing = sorted({name for node in pending for name in node.input} - available)
+            raise ExportError(f"the converted graph has a cycle or unknown inputs {missing}")
+        for node in ready:
+            ordered.append(node)
+            available.update(node.output)
+        pending = [node for node in pending if node not in ready]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def _rename_output(proto: onnx.ModelProto) -> None:
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        for index, name in enumerate(node.output):
+            if name == old:
+                node.output[index] = SCORES
+    proto.graph.output[0].name = SCORES
+
+
+def parity_reviews(run: Run, count: int = PARITY_REVIEWS, seed: int = 0) -> np.ndarray:
+    """Generate `count` encoded reviews of every length from 1 to the sequence length."""
+    length = run.settings["sequence_length"]
+    generator = np.random.default_rng(seed)
+    lengths = np.concatenate([[1, length], generator.integers(1, length + 1, count - 2)])
+    ids = generator.integers(1, run.vocabulary.size, (count, length), dtype=np.int32)
+    ids[np.arange(length)[None, :] >= lengths[:, None]] = 0
+    return ids
+
+
+def check_parity(run: Run, proto: onnx.ModelProto, ids: np.ndarray) -> float:
+    """Return the largest absolute difference between Keras and ONNX scores on `ids`."""
+    expected = run.model.predict(ids, batch_size=256, verbose=0).reshape(-1)
+    session = onnxruntime.InferenceSession(
+        proto.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    lengths = (ids != 0).sum(axis=1).astype(np.int32)
+    actual = np.empty(len(ids), dtype=np.float32)
+    uses_lengths = any(value.name == SEQUENCE_LENGTHS for value in session.get_inputs())
+
+    # Score in batches trimmed to their longest review, as the scorer does, so the check also
+    # proves that trailing padding does not change a score.
+    for start in range(0, len(ids), 64):
+        rows = slice(start, start + 64)
+        feed = {TOKEN_IDS: ids[rows]}
+        if uses_lengths:
+            feed[TOKEN_IDS] = np.ascontiguousarray(ids[rows, : lengths[rows].max()])
+            feed[SEQUENCE_LENGTHS] = lengths[rows]
+        actual[rows] = session.run([SCORES], feed)[0].reshape(-1)
+    return float(np.abs(actual - expected).max())
+
+
+def export_run(
+    run_folder: str | Path, output: str | Path, tolerance: float = PARITY_TOLERANCE
+) -> dict:
+    """Convert the best checkpoint of `run_folder`, check it and write `output` atomically.
+
+    Returns the metadata written into the model. Raises `ExportError`, and writes nothing, when
+    the ONNX scores differ from Keras by more than `PARITY_TOLERANCE` or the graph uses an
+    operator outside the standard ONNX domain.
+    """
+    started = time.monotonic()
+    run = load_run(run_folder)
+    is_lstm = run.settings["architecture"] == LSTM
+    fixed_length = None if is_lstm else run.settings["sequence_length"]
+    proto = _convert(_inference_twin(run), fixed_length)
+    if is_lstm:
+        proto = _add_sequence_lengths(proto)
+    _rename_output(proto)
+    onnx.checker.check_model(proto, full_check=True)
+
+    foreign = sorted({node.domain for node in proto.graph.node} - STANDARD_DOMAINS)
+    if foreign:
+        raise ExportError(f"the graph uses non-standard operator domains {foreign}")
+
+    difference = check_parity(run, proto, parity_reviews(run))
+    logger.info("largest |ONNX - Keras| score difference: %.2e", difference)
+    if not difference <= tolerance:
+        raise ExportError(
+            f"ONNX scores differ from Keras by {difference:.2e}, above {tolerance:.0e}: "
+            "the model was not written"
+        )
+
+    metadata = model_metadata.build(
+        vocabulary=run.vocabulary,
+        settings=run.settings,
+        metrics=run.metrics,
+        export={
+            "parity_reviews": PARITY_REVIEWS,
+            "parity_max_abs_difference": difference,
+            "tf2onnx": tf2onnx.__version__,
+            "opset": OPSET,
+            "optimizations": [],
+        },
+    )
+    for key, value in metadata.items():
+        proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    proto.producer_name = "sentiment-export"
+    proto.doc_string = f"Sentiment model exported from {run.folder.name}"
+    write_atomically(proto, Path(output))
+    logger.info("wrote %s in %.1f s", output, time.monotonic() - started)
+    return metadata
+
+
+def write_atomically(proto: onnx.ModelProto, output: Path) -> None:
+    """Write `proto` to a temporary file beside `output`, then rename it into place."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    try:
+        os.chmod(temporary, 0o644)
+        with os.fdopen(handle, "wb") as file:
+            file.write(proto.SerializeToString())
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

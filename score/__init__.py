@@ -1,0 +1,18 @@
+"""Batch sentiment scoring of CSV files with an exported ONNX model.
+
+Scoring needs numpy, pandas, pyarrow and onnxruntime, never TensorFlow.
+"""
+
+from score.api import RunSummary, score_files
+from score.errors import InputError, ModelError, RejectRateExceeded, ScoringError
+from score.model import SentimentModel
+
+__all__ = [
+    "InputError",
+    "ModelError",
+    "RejectRateExceeded",
+    "RunSummary",
+    "ScoringError",
+    "SentimentModel",
+    "score_files",
+]

@@ -1,0 +1,33 @@
+"""Exceptions of the scorer, each with the exit code the command line returns for it."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_INPUT = 2
+EXIT_MODEL = 3
+EXIT_REJECT_RATE = 4
+
+
+class ScoringError(Exception):
+    """A failure the user can fix; the message names the file, row or value and the fix."""
+
+    exit_code = EXIT_UNEXPECTED
+
+
+class InputError(ScoringError):
+    """Bad usage or an input file that cannot be scored."""
+
+    exit_code = EXIT_INPUT
+
+
+class ModelError(ScoringError):
+    """A model file that is missing, corrupt or lacks the metadata scoring needs."""
+
+    exit_code = EXIT_MODEL
+
+
+class RejectRateExceeded(ScoringError):
+    """More records were rejected as malformed than `max_reject_rate` allows."""
+
+    exit_code = EXIT_REJECT_RATE

@@ -1,0 +1,1 @@
+"""Training of the sentiment models; needs the `train` extra (TensorFlow)."""

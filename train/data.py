@@ -1,0 +1,205 @@
+"""Load labelled reviews from an aclImdb folder, a CSV file or the Keras copy of IMDB."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+KERAS_SOURCE = "keras"
+KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+# Labels accepted in a CSV label column, compared after lower-casing.
+POSITIVE_LABELS = {"1", "pos", "positive"}
+NEGATIVE_LABELS = {"0", "neg", "negative"}
+
+
+class DataError(ValueError):
+    """Training data that cannot be read; the message names the path and the fix."""
+
+
+@dataclass
+class Reviews:
+    """Review texts with 0/1 labels (1 is positive)."""
+
+    texts: list[str]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def fingerprint(self) -> str:
+        """Return a SHA-256 of the texts and labels in order, to tell data sets apart."""
+        digest = hashlib.sha256()
+        for text, label in zip(self.texts, self.labels, strict=True):
+            digest.update(text.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00" if label == 0 else b"\x01")
+        return digest.hexdigest()
+
+
+@dataclass
+class Dataset:
+    """The training and test splits of one source."""
+
+    train: Reviews
+    test: Reviews
+    source: str
+
+
+def load_dataset(
+    source: str | Path, text_column: str = "review", label_column: str = "sentiment"
+) -> Dataset:
+    """Load training and test reviews from `source`.
+
+    `source` is an aclImdb folder, a CSV file with a `split` column (`train`/`test`), a folder
+    holding `train.csv` and `test.csv`, or the word "keras" for the Keras copy of IMDB.
+    """
+    if str(source) == KERAS_SOURCE:
+        return load_keras_imdb()
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"training data {path} not found: give an aclImdb folder or a CSV file")
+    if path.is_dir() and (path / "train" / "pos").is_dir():
+        return Dataset(
+            train=load_aclimdb_split(path / "train"),
+            test=load_aclimdb_split(path / "test"),
+            source=str(path),
+        )
+    if path.is_dir() and (path / "train.csv").is_file():
+        return Dataset(
+            train=load_csv(path / "train.csv", text_column, label_column),
+            test=load_csv(path / "test.csv", text_column, label_column),
+            source=str(path),
+        )
+    if path.is_file():
+        return split_csv(path, text_column, label_column)
+    raise DataError(
+        f"{path} is neither an aclImdb folder (train/pos, train/neg, test/pos, test/neg) "
+        "nor a CSV file: point --data at one of those"
+    )
+
+
+def load_aclimdb_split(folder: Path) -> Reviews:
+    """Read the `pos` and `neg` folders of one aclImdb split; files are read in name order."""
+    texts: list[str] = []
+    labels: list[int] = []
+    for name, label in (("neg", 0), ("pos", 1)):
+        class_folder = folder / name
+        if not class_folder.is_dir():
+            raise DataError(f"{class_folder} not found: an aclImdb split needs pos/ and neg/")
+        for file in sorted(class_folder.glob("*.txt")):
+            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+            labels.append(label)
+    if not texts:
+        raise DataError(f"{folder} has no .txt reviews in pos/ or neg/")
+    logger.info("read %d reviews from %s", len(texts), folder)
+    return Reviews(texts=texts, labels=np.asarray(labels, dtype=np.int32))
+
+
+def _read_labelled_frame(path: Path, text_column: str, label_column: str) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    for column in (text_column, label_column):
+        if column not in frame.columns:
+            raise DataError(
+                f"{path} has no column {column!r} (found: {', '.join(frame.columns)}): "
+                "set --text-column and --label-column"
+            )
+    return frame
+
+
+def _to_reviews(frame: pd.DataFrame, path: Path, text_column: str, label_column: str) -> Reviews:
+    raw = frame[label_column].str.strip().str.lower()
+    unknown = ~raw.isin(POSITIVE_LABELS | NEGATIVE_LABELS)
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise DataError(
+            f"{path}: label {frame[label_column].iloc[row]!r} in data row {row + 1} is invalid: "
+            "use 1/0, pos/neg or positive/negative"
+        )
+    labels = raw.isin(POSITIVE_LABELS).to_numpy().astype(np.int32)
+    return Reviews(texts=frame[text_column].tolist(), labels=labels)
+
+
+def load_csv(path: Path, text_column: str, label_column: str) -> Reviews:
+    """Read one CSV file of labelled reviews."""
+    frame = _read_labelled_frame(path, text_column, label_column)
+    reviews = _to_reviews(frame, path, text_column, label_column)
+    logger.info("read %d reviews from %s", len(reviews), path)
+    return reviews
+
+
+def split_csv(path: Path, text_column: str, label_column: str) -> Dataset:
+    """Read one CSV file whose `split` column says `train` or `test` for each row."""
+    frame = _read_labelled_frame(path, text_column, label_column)
+    if "split" not in frame.columns:
+        raise DataError(
+            f"{path} has no 'split' column: add one with train/test per row, "
+            "or give a folder with train.csv and test.csv"
+        )
+    split = frame["split"].str.strip().str.lower()
+    return Dataset(
+        train=_to_reviews(frame[split == "train"], path, text_column, label_column),
+        test=_to_reviews(frame[split == "test"], path, text_column, label_column),
+        source=str(path),
+    )
+
+
+def load_keras_imdb(cache_dir: str | Path | None = None) -> Dataset:
+    """Load the Keras copy of IMDB and turn its word ids back into text.
+
+    The files `imdb.npz` and `imdb_word_index.json` are taken from the Keras cache folder
+    (`~/.keras/datasets`, or `cache_dir/datasets`) and downloaded only when absent. Word ids in
+    that copy are frequency ranks shifted by 3; ids 0 to 2 are padding, start and unknown.
+    """
+    import keras
+
+    options = {"cache_dir": str(cache_dir)} if cache_dir is not None else {}
+    arrays_path = keras.utils.get_file("imdb.npz", origin=KERAS_ORIGIN + "imdb.npz", **options)
+    index_path = keras.utils.get_file(
+        "imdb_word_index.json", origin=KERAS_ORIGIN + "imdb_word_index.json", **options
+    )
+    word_index = json.loads(Path(index_path).read_text(encoding="utf-8"))
+    words_by_id = {rank + 3: word for word, rank in word_index.items()}
+
+    def decode(sequences: np.ndarray) -> list[str]:
+        return [" ".join(words_by_id[i] for i in seq if i in words_by_id) for seq in sequences]
+
+    with np.load(arrays_path, allow_pickle=True) as arrays:
+        return Dataset(
+            train=Reviews(decode(arrays["x_train"]), arrays["y_train"].astype(np.int32)),
+            test=Reviews(decode(arrays["x_test"]), arrays["y_test"].astype(np.int32)),
+            source=str(arrays_path),
+        )
+
+
+def split_validation(reviews: Reviews, fraction: float, seed: int) -> tuple[Reviews, Reviews]:
+    """Split off a shuffled, stratified validation set so that it holds both labels."""
+    if not 0 < fraction < 1:
+        raise DataError(f"validation fraction {fraction} is invalid: use a value between 0 and 1")
+    generator = np.random.default_rng(seed)
+    validation_rows: list[np.ndarray] = []
+    for label in (0, 1):
+        rows = np.flatnonzero(reviews.labels == label)
+        if len(rows) < 2:
+            raise DataError(
+                f"the training data has {len(rows)} review(s) with label {label}: "
+                "both labels need at least 2 reviews"
+            )
+        generator.shuffle(rows)
+        validation_rows.append(rows[: max(1, round(len(rows) * fraction))])
+    in_validation = np.zeros(len(reviews), dtype=bool)
+    in_validation[np.concatenate(validation_rows)] = True
+
+    def take(mask: np.ndarray) -> Reviews:
+        rows = np.flatnonzero(mask)
+        generator.shuffle(rows)
+        return Reviews([reviews.texts[i] for i in rows], reviews.labels[rows])
+
+    return take(~in_validation), take(in_validation)

@@ -1,0 +1,59 @@
+"""The Keras models: the LSTM used by default and the MLP baseline."""
+
+from __future__ import annotations
+
+import keras
+
+LSTM = "lstm"
+MLP = "mlp"
+ARCHITECTURES = (LSTM, MLP)
+
+
+def build_model(
+    architecture: str,
+    vocabulary_size: int,
+    sequence_length: int,
+    embedding_dim: int = 128,
+    units: int = 128,
+    learning_rate: float = 1e-3,
+    dropout: float = 0.0,
+    mask_padding: bool = True,
+) -> keras.Model:
+    """Build and compile a binary sentiment classifier over token ids.
+
+    The LSTM masks the padding id 0, so a review's score depends only on its real tokens and
+    the exported model can be run on batches padded to any width. `dropout` is the LSTM's input
+    dropout during training; it changes nothing at inference. `mask_padding=False` builds the
+    LSTM without its mask, for export only. The MLP flattens a fixed
+    window of `sequence_length` tokens and sees the padding.
+    """
+    if architecture == LSTM:
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+                keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=mask_padding),
+                keras.layers.LSTM(units, dropout=dropout),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ],
+            name="lstm",
+        )
+    elif architecture == MLP:
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(sequence_length,), dtype="int32", name="token_ids"),
+                keras.layers.Embedding(vocabulary_size, embedding_dim),
+                keras.layers.Flatten(),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ],
+            name="mlp",
+        )
+    else:
+        raise ValueError(f"architecture {architecture!r} is unknown: use one of {ARCHITECTURES}")
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

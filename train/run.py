@@ -1,0 +1,200 @@
+"""Train a model, keep its best checkpoint and write the run folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from score import preprocessing
+from score.preprocessing import Vocabulary
+from train import data, plots
+from train.model import LSTM, MLP, build_model
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "best.keras"
+VOCABULARY_NAME = "vocabulary.txt"
+PREPROCESSING_NAME = "preprocessing.json"
+METRICS_NAME = "metrics.json"
+MONITOR = "val_loss"
+DEFAULT_UNITS = {LSTM: 128, MLP: 256}
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run; the CLI options map one to one onto these fields."""
+
+    data: str
+    out: Path
+    architecture: str = LSTM
+    vocabulary_size: int = 20000
+    sequence_length: int = 200
+    embedding_dim: int = 128
+    units: int | None = None
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    dropout: float = 0.0
+    validation_fraction: float = 0.2
+    seed: int = 1337
+    text_column: str = "review"
+    label_column: str = "sentiment"
+    threads: int | None = None
+
+    def resolved_units(self) -> int:
+        return self.units if self.units is not None else DEFAULT_UNITS[self.architecture]
+
+
+class RequireMonitoredMetric(keras.callbacks.Callback):
+    """Stop training after the first epoch when the checkpoint's metric was not logged.
+
+    Without it, `ModelCheckpoint(save_best_only=True)` only warns and never saves.
+    """
+
+    def __init__(self, monitor: str):
+        super().__init__()
+        self.monitor = monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0 and self.monitor not in (logs or {}):
+            raise RuntimeError(
+                f"metric {self.monitor!r} is missing from the epoch logs "
+                f"(found: {', '.join(sorted(logs or {}))}): pass validation data"
+            )
+
+
+def library_versions() -> dict[str, str]:
+    import onnxruntime
+    import pandas
+    import pyarrow
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "pandas": pandas.__version__,
+        "pyarrow": pyarrow.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
+
+
+def _encode(vocabulary: Vocabulary, reviews: data.Reviews, length: int) -> np.ndarray:
+    batch = vocabulary.encode(reviews.texts, length)
+    return preprocessing.pad_to_width(batch, length)
+
+
+def train(config: TrainConfig) -> dict:
+    """Train the model described by `config` and return the metrics written to the run folder."""
+    started = time.monotonic()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    if config.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(config.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(config.threads)
+
+    dataset = data.load_dataset(config.data, config.text_column, config.label_column)
+    train_reviews, validation_reviews = data.split_validation(
+        dataset.train, config.validation_fraction, config.seed
+    )
+    vocabulary = Vocabulary.build(train_reviews.texts, config.vocabulary_size)
+    logger.info(
+        "%d training, %d validation, %d test reviews; %d vocabulary ids",
+        len(train_reviews),
+        len(validation_reviews),
+        len(dataset.test),
+        vocabulary.size,
+    )
+
+    length = config.sequence_length
+    x_train = _encode(vocabulary, train_reviews, length)
+    x_validation = _encode(vocabulary, validation_reviews, length)
+    x_test = _encode(vocabulary, dataset.test, length)
+
+    model = build_model(
+        config.architecture,
+        vocabulary_size=config.vocabulary_size,
+        sequence_length=length,
+        embedding_dim=config.embedding_dim,
+        units=config.resolved_units(),
+        learning_rate=config.learning_rate,
+        dropout=config.dropout,
+    )
+    checkpoint_path = out / CHECKPOINT_NAME
+    history = model.fit(
+        x_train,
+        train_reviews.labels,
+        validation_data=(x_validation, validation_reviews.labels),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=2,
+        callbacks=[
+            RequireMonitoredMetric(MONITOR),
+            keras.callbacks.ModelCheckpoint(
+                checkpoint_path, monitor=MONITOR, mode="min", save_best_only=True
+            ),
+        ],
+    ).history
+    best_epoch = int(np.argmin(history[MONITOR])) + 1
+
+    # The last epoch is not always the best one: evaluate the checkpoint that was kept.
+    best = keras.models.load_model(checkpoint_path)
+    test_loss, test_accuracy = best.evaluate(x_test, dataset.test.labels, batch_size=256, verbose=0)
+    test_scores = best.predict(x_test, batch_size=256, verbose=0).reshape(-1)
+
+    (out / VOCABULARY_NAME).write_text("\n".join(vocabulary.words) + "\n", encoding="utf-8")
+    settings = {
+        "vocabulary_size": config.vocabulary_size,
+        "sequence_length": length,
+        "padding": preprocessing.PADDING,
+        "truncating": preprocessing.TRUNCATING,
+        "padding_id": preprocessing.PADDING_ID,
+        "out_of_vocabulary_id": preprocessing.OUT_OF_VOCABULARY_ID,
+        "architecture": config.architecture,
+    }
+    (out / PREPROCESSING_NAME).write_text(json.dumps(settings, indent=2) + "\n")
+
+    metrics = {
+        "architecture": config.architecture,
+        "config": {key: str(value) for key, value in asdict(config).items()},
+        "history": {key: [float(v) for v in values] for key, values in history.items()},
+        "best_epoch": best_epoch,
+        "validation_loss": float(history[MONITOR][best_epoch - 1]),
+        "validation_accuracy": float(history["val_accuracy"][best_epoch - 1]),
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "counts": {
+            "train": len(train_reviews),
+            "validation": len(validation_reviews),
+            "test": len(dataset.test),
+        },
+        "data_source": dataset.source,
+        "data_fingerprint": {
+            "train": dataset.train.fingerprint(),
+            "test": dataset.test.fingerprint(),
+        },
+        "seed": config.seed,
+        "versions": library_versions(),
+        "training_seconds": round(time.monotonic() - started, 1),
+    }
+    (out / METRICS_NAME).write_text(json.dumps(metrics, indent=2) + "\n")
+    plots.write_plots(out, history, best_epoch, dataset.test.labels, test_scores)
+    logger.info(
+        "best epoch %d: validation loss %.4f, test accuracy %.4f; run folder %s",
+        best_epoch,
+        metrics["validation_loss"],
+        test_accuracy,
+        out,
+    )
+    return metrics
