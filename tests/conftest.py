@@ -37,6 +37,18 @@ def generate_reviews(count: int, seed: int) -> pd.DataFrame:
     )
 
 
+# A model small enough to train in seconds on the generated reviews.
+SMALL_MODEL = (
+    "--epochs", "2",
+    "--vocabulary-size", "200",
+    "--embedding-dim", "16",
+    "--units", "16",
+    "--sequence-length", "48",
+    "--batch-size", "32",
+    "--learning-rate", "0.01",
+)  # fmt: skip
+
+
 def run_module(module: str, *arguments: str, check: bool = True, **options):
     """Run `python -m module arguments` in a subprocess and return the completed process."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPOSITORY)}

@@ -40,6 +40,15 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "--dropout", type=float, default=0.0, help="LSTM input dropout rate during training"
     )
     parser.add_argument(
+        "--pretrain-embeddings",
+        action="store_true",
+        help="start the embedding from word2vec vectors learnt on the training and unlabelled "
+        "reviews (needs gensim)",
+    )
+    parser.add_argument(
+        "--pretrain-epochs", type=int, default=5, help="word2vec passes over the texts"
+    )
+    parser.add_argument(
         "--validation-fraction", type=float, default=0.2, help="share of training reviews held out"
     )
     parser.add_argument("--seed", type=int, default=1337, help="seed of every random choice")

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from score import preprocessing
 from score.preprocessing import Vocabulary
-from train import data, plots
+from train import data, model_card, plots
 from train.model import LSTM, MLP, build_model
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,8 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     dropout: float = 0.0
+    pretrain_embeddings: bool = False
+    pretrain_epochs: int = 5
     validation_fraction: float = 0.2
     seed: int = 1337
     text_column: str = "review"
@@ -121,6 +123,20 @@ def train(config: TrainConfig) -> dict:
     x_validation = _encode(vocabulary, validation_reviews, length)
     x_test = _encode(vocabulary, dataset.test, length)
 
+    embedding_matrix = None
+    if config.pretrain_embeddings:
+        from train.embeddings import pretrain_embeddings
+
+        # Unlabelled and training texts only: the test split never shapes the model.
+        embedding_matrix = pretrain_embeddings(
+            train_reviews.texts + validation_reviews.texts + dataset.unlabelled,
+            vocabulary,
+            config.vocabulary_size,
+            config.embedding_dim,
+            seed=config.seed,
+            epochs=config.pretrain_epochs,
+        )
+
     model = build_model(
         config.architecture,
         vocabulary_size=config.vocabulary_size,
@@ -129,6 +145,7 @@ def train(config: TrainConfig) -> dict:
         units=config.resolved_units(),
         learning_rate=config.learning_rate,
         dropout=config.dropout,
+        embedding_matrix=embedding_matrix,
     )
     checkpoint_path = out / CHECKPOINT_NAME
     history = model.fit(
@@ -167,6 +184,7 @@ def train(config: TrainConfig) -> dict:
 
     metrics = {
         "architecture": config.architecture,
+        "units": config.resolved_units(),
         "config": {key: str(value) for key, value in asdict(config).items()},
         "history": {key: [float(v) for v in values] for key, values in history.items()},
         "best_epoch": best_epoch,
@@ -178,6 +196,7 @@ def train(config: TrainConfig) -> dict:
             "train": len(train_reviews),
             "validation": len(validation_reviews),
             "test": len(dataset.test),
+            "unlabelled": len(dataset.unlabelled) if config.pretrain_embeddings else 0,
         },
         "data_source": dataset.source,
         "data_fingerprint": {
@@ -190,6 +209,7 @@ def train(config: TrainConfig) -> dict:
     }
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=2) + "\n")
     plots.write_plots(out, history, best_epoch, dataset.test.labels, test_scores)
+    model_card.write(out, metrics)
     logger.info(
         "best epoch %d: validation loss %.4f, test accuracy %.4f; run folder %s",
         best_epoch,
