@@ -2,6 +2,7 @@
 
 import json
 
+import onnx
 import pytest
 
 from tests.conftest import SMALL_MODEL, run_module
@@ -44,3 +45,22 @@ def test_pretrained_embeddings_run(generated_data, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["pretrain_embeddings"] == "True"
     assert "word2vec" in (tmp_path / "MODEL_CARD.md").read_text()
+
+
+def test_mean_pooling_exports_with_parity(generated_data, tmp_path):
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--pooling", "mean",
+    )  # fmt: skip
+    run_module("export", str(tmp_path), "--output", str(tmp_path / "model.onnx"))
+    model = onnx.load(tmp_path / "model.onnx")
+    operators = {node.op_type for node in model.graph.node}
+    assert "ReduceSum" in operators
+    assert "ReduceMean" not in operators
+    entries = {entry.key: entry.value for entry in model.metadata_props}
+    export = json.loads(entries["sentiment.export"])
+    assert export["parity_max_abs_difference"] <= 1e-4
+    assert json.loads(entries["sentiment.preprocessing"])["pooling"] == "mean"

@@ -43,6 +43,7 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     dropout: float = 0.0
+    pooling: str = "last"
     pretrain_embeddings: bool = False
     pretrain_epochs: int = 5
     validation_fraction: float = 0.2
@@ -146,6 +147,7 @@ def train(config: TrainConfig) -> dict:
         learning_rate=config.learning_rate,
         dropout=config.dropout,
         embedding_matrix=embedding_matrix,
+        pooling=config.pooling,
     )
     checkpoint_path = out / CHECKPOINT_NAME
     history = model.fit(
@@ -179,6 +181,7 @@ def train(config: TrainConfig) -> dict:
         "padding_id": preprocessing.PADDING_ID,
         "out_of_vocabulary_id": preprocessing.OUT_OF_VOCABULARY_ID,
         "architecture": config.architecture,
+        "pooling": config.pooling,
     }
     (out / PREPROCESSING_NAME).write_text(json.dumps(settings, indent=2) + "\n")
 
