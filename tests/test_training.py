@@ -45,6 +45,24 @@ def test_pretrained_embeddings_run(generated_data, tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["pretrain_embeddings"] == "True"
     assert "word2vec" in (tmp_path / "MODEL_CARD.md").read_text()
+    assert (tmp_path / "embeddings.npy").is_file()
+
+    reused = tmp_path / "reused"
+    embeddings = str(tmp_path / "embeddings.npy")
+    run_module(
+        "train", "--data", str(generated_data), "--out", str(reused), *SMALL_MODEL,
+        "--embeddings", embeddings,
+    )  # fmt: skip
+    assert (reused / "best.keras").is_file()
+
+    other_vocabulary = run_module(
+        "train", "--data", str(generated_data), "--out", str(tmp_path / "other"), *SMALL_MODEL,
+        "--vocabulary-size", "20", "--embeddings", embeddings,
+        check=False,
+    )  # fmt: skip
+    assert other_vocabulary.returncode == 2
+    assert "index another vocabulary" in other_vocabulary.stderr
+    assert "Traceback" not in other_vocabulary.stderr
 
 
 def test_mean_pooling_exports_with_parity(generated_data, tmp_path):

@@ -55,6 +55,12 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "--pretrain-epochs", type=int, default=5, help="word2vec passes over the texts"
     )
     parser.add_argument(
+        "--embeddings",
+        default=None,
+        help="embeddings.npy of an earlier run with the same data, seed and vocabulary size, "
+        "to reuse its pretrained word vectors",
+    )
+    parser.add_argument(
         "--validation-fraction", type=float, default=0.2, help="share of training reviews held out"
     )
     parser.add_argument("--seed", type=int, default=1337, help="seed of every random choice")

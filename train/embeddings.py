@@ -10,15 +10,23 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from score.preprocessing import RESERVED_IDS, Vocabulary, tokenize
+from train.data import DataError
 
 logger = logging.getLogger(__name__)
 
 TOKENIZE_BATCH = 5000
+EMBEDDINGS_NAME = "embeddings.npy"
+VOCABULARY_NAME = "vocabulary.txt"
+
+
+class EmbeddingsError(DataError):
+    """Saved embeddings that do not fit the run; the message names the file and the fix."""
 
 
 def _stable_hash(text: str) -> int:
@@ -86,3 +94,31 @@ def pretrain_embeddings(
             found += 1
     logger.info("word vectors found for %d of %d vocabulary words", found, len(vocabulary.words))
     return matrix
+
+
+def save_embeddings(out: Path, matrix: np.ndarray) -> Path:
+    """Save the pretrained matrix in the run folder, beside the vocabulary it indexes."""
+    path = out / EMBEDDINGS_NAME
+    np.save(path, matrix)
+    return path
+
+
+def load_embeddings(
+    path: Path, vocabulary: Vocabulary, vocabulary_size: int, dimension: int
+) -> np.ndarray:
+    """Load a matrix saved by an earlier run, checking that its vocabulary is this run's."""
+    if not path.is_file():
+        raise EmbeddingsError(f"embeddings {path} not found: pass the embeddings.npy of a run")
+    saved_words = (path.parent / VOCABULARY_NAME).read_text(encoding="utf-8").split("\n")
+    if tuple(word for word in saved_words if word) != vocabulary.words:
+        raise EmbeddingsError(
+            f"embeddings {path} index another vocabulary than this run's: train with the same "
+            "data, seed and vocabulary size, or use --pretrain-embeddings"
+        )
+    matrix = np.load(path)
+    if matrix.shape != (vocabulary_size, dimension):
+        raise EmbeddingsError(
+            f"embeddings {path} have shape {matrix.shape}, expected "
+            f"{(vocabulary_size, dimension)}: match --vocabulary-size and --embedding-dim"
+        )
+    return matrix.astype(np.float32)

@@ -46,6 +46,7 @@ class TrainConfig:
     pooling: str = "last"
     pretrain_embeddings: bool = False
     pretrain_epochs: int = 5
+    embeddings: str | None = None
     validation_fraction: float = 0.2
     seed: int = 1337
     text_column: str = "review"
@@ -119,14 +120,22 @@ def train(config: TrainConfig) -> dict:
         vocabulary.size,
     )
 
+    (out / VOCABULARY_NAME).write_text("\n".join(vocabulary.words) + "\n", encoding="utf-8")
+
     length = config.sequence_length
     x_train = _encode(vocabulary, train_reviews, length)
     x_validation = _encode(vocabulary, validation_reviews, length)
     x_test = _encode(vocabulary, dataset.test, length)
 
     embedding_matrix = None
-    if config.pretrain_embeddings:
-        from train.embeddings import pretrain_embeddings
+    if config.embeddings is not None:
+        from train.embeddings import load_embeddings
+
+        embedding_matrix = load_embeddings(
+            Path(config.embeddings), vocabulary, config.vocabulary_size, config.embedding_dim
+        )
+    elif config.pretrain_embeddings:
+        from train.embeddings import pretrain_embeddings, save_embeddings
 
         # Unlabelled and training texts only: the test split never shapes the model.
         embedding_matrix = pretrain_embeddings(
@@ -137,6 +146,7 @@ def train(config: TrainConfig) -> dict:
             seed=config.seed,
             epochs=config.pretrain_epochs,
         )
+        save_embeddings(out, embedding_matrix)
 
     model = build_model(
         config.architecture,
@@ -172,7 +182,6 @@ def train(config: TrainConfig) -> dict:
     test_loss, test_accuracy = best.evaluate(x_test, dataset.test.labels, batch_size=256, verbose=0)
     test_scores = best.predict(x_test, batch_size=256, verbose=0).reshape(-1)
 
-    (out / VOCABULARY_NAME).write_text("\n".join(vocabulary.words) + "\n", encoding="utf-8")
     settings = {
         "vocabulary_size": config.vocabulary_size,
         "sequence_length": length,
