@@ -134,21 +134,23 @@ class _NumberedLines:
         try:
             text = self.decoder.decode(raw, final=not raw)
         except UnicodeDecodeError as error:
-            raise self._decode_error(raw, error) from error
+            # An incomplete character at the end of the file belongs to the last line read.
+            line_number = self.count + 1 if raw else self.count
+            raise self._decode_error(raw, error, line_number) from error
         if not raw:
             self.finished = True
             if not text:
                 raise StopIteration
         return text
 
-    def _decode_error(self, raw: bytes, error: UnicodeDecodeError) -> InputError:
-        if self.count == 0:
+    def _decode_error(self, raw: bytes, error: UnicodeDecodeError, line_number: int) -> InputError:
+        if line_number == 1:
             for signature, kind in _FILE_SIGNATURES.items():
                 if raw.startswith(signature):
                     return InputError(f"{self.name} is {kind}, not a CSV text file")
         bad = error.object[error.start : error.end]
         return InputError(
-            f"{self.name} line {self.count + 1}: byte 0x{bad.hex()[:8]} is not valid "
+            f"{self.name} line {line_number}: byte 0x{bad.hex()[:8]} is not valid "
             f"{self.encoding}: pass --encoding with the file's encoding, for example "
             "--encoding cp1252"
         )

@@ -180,6 +180,8 @@ class CsvTableWriter(TableWriter):
 
     def write_table(self, table: pa.Table) -> None:
         self.csv.writerows(zip(*_text_columns(table), strict=True))
+        # Handing each chunk to the file right away keeps the text buffer small.
+        self.text.flush()
 
     def close_format(self) -> None:
         self.text.flush()
