@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,9 +26,12 @@ __all__ = ["Job", "RunSummary", "FileSummary", "ScoringOptions", "score_file", "
 
 @dataclass(frozen=True)
 class ScoringOptions:
-    """Options for reading and scoring each input, named as the `score_files` arguments."""
+    """Options for reading and scoring each input, named as the `score_files` arguments.
 
-    threshold: float
+    `threshold` None stands for the model's threshold, which `score_files` fills in.
+    """
+
+    threshold: float | None = None
     text_column: str | None = None
     id_column: str | None = None
     keep_columns: tuple[str, ...] = ()
@@ -39,7 +42,7 @@ class ScoringOptions:
 
     def check(self) -> None:
         """Raise `InputError` naming the first invalid option."""
-        if not 0 <= self.threshold <= 1:
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
             raise InputError(f"threshold {self.threshold} is invalid: use a value from 0 to 1")
         if self.chunk_size < 1:
             raise InputError(f"chunk size {self.chunk_size} is invalid: use 1 or more rows")
@@ -63,10 +66,17 @@ def score_file(
     options of the run, checked with `options.check()`. Output and rejects appear at their
     paths only when complete. On an error neither is left behind, except that when more
     records are rejected than `options.max_reject_rate` allows, the rejects file is written
-    (to show why) and `RejectRateExceeded` is raised without writing the output.
+    (to show why) and `RejectRateExceeded` is raised without writing the output. A raised
+    `ScoringError` carries the file's counts so far in `file_summary`.
     """
+    if options.threshold is None:
+        options = replace(options, threshold=model.threshold)
     summary = FileSummary(input=job.source, output=job.output, rejects=job.rejects)
-    _score_into(summary, model, job, options, progress or PeriodicLog())
+    try:
+        _score_into(summary, model, job, options, progress or PeriodicLog())
+    except ScoringError as error:
+        error.file_summary = summary
+        raise
     return summary
 
 
@@ -140,21 +150,34 @@ def score_files(
     whether the run fails or not.
     """
     run = RunSummary(started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    run.options = {
-        "text_column": text_column,
-        "id_column": id_column,
-        "keep_columns": list(keep_columns),
-        "threshold": threshold,
-        "batch_size": batch_size,
-        "chunk_size": chunk_size,
-        "encoding": encoding,
-        "sep": sep,
-        "max_reject_rate": max_reject_rate,
-        "output_format": output_format,
-    }
+    options = ScoringOptions(
+        threshold=threshold,
+        text_column=text_column,
+        id_column=id_column,
+        keep_columns=tuple(keep_columns),
+        chunk_size=chunk_size,
+        encoding=encoding,
+        sep=sep,
+        max_reject_rate=max_reject_rate,
+    )
+    run.options = {**asdict(options), "batch_size": batch_size, "output_format": output_format}
     started = time.monotonic()
     try:
-        _run(run, inputs, output, model, threads, rejects, progress, progress_seconds)
+        if summary is not None:
+            sources.check_output_folder(Path(summary))
+        if batch_size < 1:
+            raise InputError(f"batch size {batch_size} is invalid: use 1 or more reviews")
+        options.check()
+        run.inputs = sources.expand_inputs(inputs)
+        jobs = sources.plan_jobs(run.inputs, output, output_format, rejects)
+        if not isinstance(model, SentimentModel):
+            model = SentimentModel(model, threads=threads, batch_size=batch_size)
+        run.model_id, run.model_path = model.model_id, str(model.path)
+        run.model_sha256 = model.checksum
+        if options.threshold is None:
+            options = replace(options, threshold=model.threshold)
+            run.options["threshold"] = options.threshold
+        _score_jobs(run, jobs, model, options, progress or PeriodicLog(progress_seconds))
     except Exception as error:
         run.exit_code = getattr(error, "exit_code", EXIT_UNEXPECTED)
         run.error = str(error) if isinstance(error, ScoringError) else repr(error)
@@ -166,39 +189,23 @@ def score_files(
     return run
 
 
-def _run(run, inputs, output, model, threads, rejects, progress, progress_seconds) -> None:
-    options_values = dict(run.options)
-    batch_size = options_values.pop("batch_size")
-    output_format = options_values.pop("output_format")
-    threshold = options_values.pop("threshold")
-    if batch_size < 1:
-        raise InputError(f"batch size {batch_size} is invalid: use 1 or more reviews")
-    options_values["keep_columns"] = tuple(options_values["keep_columns"])
-
-    run.inputs = sources.expand_inputs(inputs)
-    jobs = sources.plan_jobs(run.inputs, output, output_format, rejects)
-    # Checked with a stand-in threshold first, so that usage errors come before model loading.
-    ScoringOptions(threshold=threshold or 0.5, **options_values).check()
-    if not isinstance(model, SentimentModel):
-        model = SentimentModel(model, threads=threads, batch_size=batch_size)
-    run.model_id, run.model_path, run.model_sha256 = model.model_id, str(model.path), model.checksum
-    options = ScoringOptions(
-        threshold=model.threshold if threshold is None else threshold, **options_values
-    )
-    options.check()
-    run.options["threshold"] = options.threshold
+def _score_jobs(
+    run: RunSummary,
+    jobs: list[Job],
+    model: SentimentModel,
+    options: ScoringOptions,
+    progress: Progress,
+) -> None:
     for job in jobs:
         check_header(job, options)
-
     logger.info(
         "scoring %d input(s): %s; model %s (sha256 %s); options %s",
         len(jobs),
         ", ".join(sources.describe(job.source) for job in jobs),
         model.model_id,
         model.checksum,
-        ", ".join(f"{key}={value}" for key, value in asdict(options).items()),
+        ", ".join(f"{key}={value}" for key, value in run.options.items()),
     )
-    progress = progress or PeriodicLog(progress_seconds)
     for job in jobs:
         file_summary = FileSummary(input=job.source, output=job.output, rejects=job.rejects)
         run.files.append(file_summary)
@@ -226,5 +233,5 @@ def _finish(run: RunSummary, started: float, summary_path: str | Path | None) ->
     if summary_path is not None:
         try:
             run.write_json(summary_path)
-        except OSError as error:
+        except (OSError, ScoringError) as error:
             logger.error("writing the summary %s failed: %s", summary_path, error)

@@ -39,8 +39,8 @@ def output_schema(columns: Columns) -> pa.Schema:
         if columns.id
         else pa.field(reader.ROW_NUMBER_COLUMN, pa.int64())
     )
-    kept = [name for name in columns.keep if name != id_field.name]
-    names = [id_field.name, *kept, *RESULT_COLUMNS]
+    kept_columns = [name for name in columns.keep if name != id_field.name]
+    names = [id_field.name, *kept_columns, *RESULT_COLUMNS]
     clash = next((name for name in names if names.count(name) > 1), None)
     if clash is not None:
         raise InputError(
@@ -49,7 +49,7 @@ def output_schema(columns: Columns) -> pa.Schema:
     return pa.schema(
         [
             id_field,
-            *(pa.field(name, pa.string()) for name in kept),
+            *(pa.field(name, pa.string()) for name in kept_columns),
             pa.field("score", pa.float32()),
             pa.field("label", pa.string()),
             pa.field("status", pa.string()),
@@ -206,10 +206,10 @@ def score_chunk(
         ids = _column(rows, columns.index(columns.id))
     else:
         ids = pa.array(numbers, pa.int64())
-    kept = [_column(rows, columns.index(name)) for name in schema.names[1 : -len(RESULT_COLUMNS)]]
+    kept_columns = schema.names[1 : -len(RESULT_COLUMNS)]
     arrays = [
         ids,
-        *kept,
+        *(_column(rows, columns.index(name)) for name in kept_columns),
         pa.array(scores, pa.float32(), mask=empty),
         pa.array(labels, pa.string(), mask=empty),
         pa.array(statuses, pa.string()),

@@ -26,12 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m score",
         description="Score the reviews in CSV files with an exported ONNX sentiment model.",
     )
-    parser.add_argument(
+    files = parser.add_argument_group("files")
+    files.add_argument(
         "inputs",
         nargs="+",
         help="CSV files (.csv, .csv.gz, .csv.zst), folders, glob patterns, or - for standard input",
     )
-    parser.add_argument(
+    files.add_argument(
         "-o",
         "--output",
         default=None,
@@ -39,79 +40,83 @@ def build_parser() -> argparse.ArgumentParser:
         "an existing folder; required to be a folder with several inputs "
         "(default: INPUT.scored.csv beside each input)",
     )
-    parser.add_argument(
+    files.add_argument(
         "--output-format",
         default="csv",
         choices=["csv", "csv.gz", "parquet", "jsonl"],
         help="format of outputs named by the scorer, in a folder or beside the inputs "
         "(default: csv)",
     )
-    parser.add_argument(
+    files.add_argument(
         "--rejects",
         default=None,
         help="file for malformed records, one input only (default: OUTPUT.rejects.csv beside "
         "the output; logged only when the output is standard output)",
     )
-    parser.add_argument(
-        "--model", default=None, help="exported .onnx model (default: the shipped one)"
+    files.add_argument("--summary", default=None, help="write the run summary as JSON to this file")
+
+    reading = parser.add_argument_group("reading")
+    reading.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="input text encoding; UTF-8 may start with a byte-order mark (default: utf-8)",
     )
-    parser.add_argument(
+    reading.add_argument("--sep", default=",", help="field delimiter (default: comma)")
+    reading.add_argument(
         "--text-column",
         default=None,
         help="column with the review text (default: review, else text)",
     )
-    parser.add_argument(
+    reading.add_argument(
         "--id-column", default=None, help="column copied to the output as the id (default: id)"
     )
-    parser.add_argument(
+    reading.add_argument(
         "--keep-columns",
         type=_column_list,
         default=[],
         help="comma-separated input columns copied to the output after the id",
     )
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="score at or above which the label is positive (default: the model's, 0.5)",
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per inference call"
-    )
-    parser.add_argument(
+    reading.add_argument(
         "--chunk-size",
         type=int,
         default=DEFAULT_CHUNK_SIZE,
         help=f"records read, scored and written at a time (default: {DEFAULT_CHUNK_SIZE})",
     )
-    parser.add_argument(
-        "--encoding",
-        default="utf-8",
-        help="input text encoding; UTF-8 may start with a byte-order mark (default: utf-8)",
-    )
-    parser.add_argument("--sep", default=",", help="field delimiter (default: comma)")
-    parser.add_argument(
+    reading.add_argument(
         "--max-reject-rate",
         type=float,
         default=DEFAULT_MAX_REJECT_RATE,
         help="largest fraction of malformed records a file may have before the run fails with "
         f"exit code 4 (default: {DEFAULT_MAX_REJECT_RATE}, that is 1%%)",
     )
-    parser.add_argument(
+
+    scoring = parser.add_argument_group("scoring")
+    scoring.add_argument(
+        "--model", default=None, help="exported .onnx model (default: the shipped one)"
+    )
+    scoring.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="score at or above which the label is positive (default: the model's, 0.5)",
+    )
+    scoring.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per inference call"
+    )
+    scoring.add_argument(
         "--threads", type=int, default=None, help="onnxruntime threads (default: available cores)"
     )
-    parser.add_argument(
-        "--summary", default=None, help="write the run summary as JSON to this file"
-    )
-    parser.add_argument(
+
+    logging = parser.add_argument_group("logging")
+    logging.add_argument(
         "--progress-seconds",
         type=float,
         default=DEFAULT_PROGRESS_SECONDS,
         help="seconds between progress lines when standard error is not a terminal "
         f"(default: {DEFAULT_PROGRESS_SECONDS:g})",
     )
-    parser.add_argument("--quiet", action="store_true", help="log errors only")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    logging.add_argument("--quiet", action="store_true", help="log errors only")
+    logging.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser
 
 

@@ -54,7 +54,7 @@ class TerminalProgress:
     def __init__(self, stream: TextIO, interval: float = 0.2):
         self.stream = stream
         self.throttle = _Throttle(interval, 0.0)
-        self.shown = False
+        self.line_shown = False
 
     def update(self, name: str, records: int, seconds: float) -> None:
         if not self.throttle.due():
@@ -62,10 +62,10 @@ class TerminalProgress:
         rate = records / max(seconds, 1e-9)
         self.stream.write(f"\r{name}: {records:,} records, {rate:,.0f}/s ")
         self.stream.flush()
-        self.shown = True
+        self.line_shown = True
 
     def finish(self, name: str) -> None:
-        if self.shown:
+        if self.line_shown:
             self.stream.write("\r\033[K")
             self.stream.flush()
-            self.shown = False
+            self.line_shown = False

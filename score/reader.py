@@ -180,7 +180,8 @@ class CsvRecords:
             raise InputError(f"separator {sep!r} is invalid: pass --sep with one character")
         self.name = name
         self.lines = _NumberedLines(stream, name, encoding)
-        # The field limit is global to the csv module, so it is set on every read.
+        # The field limit is global to the csv module, so it is set on every read. Python 3.10
+        # also rejects NUL bytes here ("line contains NUL"), which 3.11 and later accept.
         csv.field_size_limit(MAX_FIELD_CHARACTERS)
         self.parser = csv.reader(self.lines, delimiter=sep, quotechar='"', strict=True)
         self.blank_lines = 0
@@ -223,6 +224,8 @@ class CsvRecords:
             if not fields:
                 self.blank_lines += 1
                 continue
+            # NOTE: a stray quote that a later field closes just before a separator or line end
+            # is valid CSV, so the lines between become one long field and are not rejected.
             if len(fields) != width:
                 reason = f"expected {width} fields, found {len(fields)}"
                 yield Reject(lines.taken[0][0], reason, _reject_text(lines.taken))

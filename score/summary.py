@@ -13,7 +13,7 @@ from score.writer import AtomicFile
 STATUS_OK = "ok"
 STATUS_EMPTY = "empty"
 STATUSES = (STATUS_OK, STATUS_EMPTY)
-# Deciles come from a histogram of this many equal bins over [0, 1], so they are exact to
+# Deciles come from a histogram of this many equal bins over [0, 1], so they are accurate to
 # 1 / HISTOGRAM_BINS and memory stays constant whatever the number of rows.
 HISTOGRAM_BINS = 10_000
 

@@ -14,6 +14,21 @@ ROWS = 20_000
 CHUNK_SIZE = 200
 
 
+def _signal_after_first_chunk(folder, signum: int) -> int:
+    """Score folder/in.csv, send `signum` once a chunk is written, and return the exit code."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "score", "in.csv", "--chunk-size", str(CHUNK_SIZE), "--quiet"],
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )
+    try:
+        _wait_for_first_chunk(process, folder)
+    finally:
+        process.send_signal(signum)
+        process.wait()
+    return process.returncode
+
+
 def _wait_for_first_chunk(process: subprocess.Popen, folder, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -28,17 +43,7 @@ def _wait_for_first_chunk(process: subprocess.Popen, folder, timeout: float = 60
 def test_kill_after_first_chunk(tmp_path):
     generate_reviews(ROWS, seed=5).to_csv(tmp_path / "in.csv", index=False)
     output = tmp_path / "in.scored.csv"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "score", "in.csv", "--chunk-size", str(CHUNK_SIZE), "--quiet"],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
-    )
-    try:
-        _wait_for_first_chunk(process, tmp_path)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
+    assert _signal_after_first_chunk(tmp_path, signal.SIGKILL) == -signal.SIGKILL
     assert not output.exists()
     assert len(temporary_files(tmp_path)) >= 1
 
@@ -49,3 +54,9 @@ def test_kill_after_first_chunk(tmp_path):
     assert len(lines) == ROWS + 1
     assert lines[-1].startswith(f"g5-{ROWS - 1:05d},")
     assert temporary_files(tmp_path) == []
+
+
+def test_sigterm_removes_temporary(tmp_path):
+    generate_reviews(ROWS // 4, seed=6).to_csv(tmp_path / "in.csv", index=False)
+    assert _signal_after_first_chunk(tmp_path, signal.SIGTERM) == 128 + signal.SIGTERM
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv"]
