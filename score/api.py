@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from score import reader, sources
-from score.chunks import score_records
+from score.chunks import output_schema, score_records
 from score.errors import EXIT_UNEXPECTED, InputError, ScoringError
 from score.model import DEFAULT_BATCH_SIZE, SentimentModel
 from score.progress import DEFAULT_PROGRESS_SECONDS, PeriodicLog, Progress
@@ -18,7 +18,9 @@ from score.summary import FileSummary, RunSummary
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 10_000
+# Peak memory grows with the chunk's text: on IMDB test reviews (1.3 kB on average) it rose by
+# about 25 kB per review from chunks of 2,000 to 10,000, an estimate from two runs.
+DEFAULT_CHUNK_SIZE = 5_000
 DEFAULT_MAX_REJECT_RATE = 0.01
 
 __all__ = ["Job", "RunSummary", "FileSummary", "ScoringOptions", "score_file", "score_files"]
@@ -101,18 +103,19 @@ def _score_into(
 
 
 def check_header(job: Job, options: ScoringOptions) -> None:
-    """Read the header of a file input and raise `InputError` if it lacks a chosen column."""
+    """Read the header of a file input and raise `InputError` if its columns do not fit."""
     if job.source == sources.STANDARD_STREAM:
         return
     with sources.open_binary(job.source) as stream:
         records = reader.CsvRecords(stream, job.source, options.encoding, options.sep)
-        reader.choose_columns(
+        columns = reader.choose_columns(
             job.source,
             records.header,
             options.text_column,
             options.id_column,
             options.keep_columns,
         )
+    output_schema(columns)
 
 
 def score_files(

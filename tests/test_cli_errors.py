@@ -112,6 +112,12 @@ CASES = {
         2,
         r"-o out\.csv must be an existing folder when several inputs are given",
     ),
+    "kept column clashes": Case(
+        {"in.csv": b"id,review,score\n1,fine,5\n"},
+        ["in.csv", "--keep-columns", "score"],
+        2,
+        r"column 'score' would appear twice in the output",
+    ),
     "pattern matches nothing": Case({}, ["*.csv"], 2, r"pattern \*\.csv matched no files"),
     "invalid chunk size": Case(
         {"in.csv": GOOD.encode()}, ["in.csv", "--chunk-size", "0"], 2, r"chunk size 0 is invalid"
