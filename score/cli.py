@@ -101,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="score at or above which the label is positive (default: the model's, 0.5)",
     )
     scoring.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per inference call"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"reviews per inference call (default: {DEFAULT_BATCH_SIZE})",
     )
     scoring.add_argument(
         "--threads", type=int, default=None, help="onnxruntime threads (default: available cores)"
