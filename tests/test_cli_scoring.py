@@ -203,3 +203,32 @@ def test_semicolon_separator(tmp_path):
     result = run_score("in.csv", "--sep", ";", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [row["id"] for row in read_rows(tmp_path / "in.scored.csv")] == ["1"]
+
+
+def test_logs_start_file_and_end_lines(tmp_path):
+    (tmp_path / "in.csv").write_text("id,review\n1,good\n2,bad\n3,fine\n")
+    result = run_score("in.csv", "--chunk-size", "1", "--progress-seconds", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert "scoring 1 input(s): in.csv; model default-" in lines[0]
+    assert "(sha256 " in lines[0]
+    assert "chunk_size=1" in lines[0]
+    assert sum("in.csv: 1 records read" in line for line in lines) == 1
+    assert any("in.csv: 3 records, 3 scored, 0 without score, 0 rejected" in line for line in lines)
+    assert "done: 1 file(s), 3 records = 3 scored + 0 without score + 0 rejected" in lines[-1]
+
+
+def test_stdin_rejects_logged(tmp_path):
+    stdin = "id,review\n1,good\n2,too,many\n"
+    result = run_score("-", "--max-reject-rate", "1", cwd=tmp_path, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert "standard input line 3 rejected: expected 2 fields, found 3" in result.stderr
+    assert result.stdout.splitlines()[1].startswith("1,")
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_header_only_file(tmp_path):
+    (tmp_path / "in.csv").write_text("id,review\n")
+    result = run_score("in.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "in.scored.csv").read_text() == "id,score,label,status\n"
