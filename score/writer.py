@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import gzip
@@ -91,7 +92,9 @@ class AtomicFile:
         os.replace(self.temporary, self.path)
 
     def discard(self) -> None:
-        self.file.close()
+        # Closing flushes buffered bytes, which fails again when the disk is full.
+        with contextlib.suppress(OSError):
+            self.file.close()
         self.temporary.unlink(missing_ok=True)
 
 

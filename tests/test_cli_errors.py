@@ -5,12 +5,16 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import resource
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import error_lines, run_score, temporary_files
+from tests.conftest import REPOSITORY, error_lines, generate_reviews, run_score, temporary_files
 
 GOOD = "id,review\n1,a fine film\n2,dull and long\n"
 
@@ -190,3 +194,27 @@ def test_cli_unreadable_and_unwritable(tmp_path):
     result = run_score("in.csv", "-o", "locked/out.csv", "--quiet", cwd=tmp_path)
     assert result.returncode == 2
     assert "output folder locked is not writable" in result.stderr
+
+
+def _limit_file_size() -> None:
+    # Writes past the limit fail with EFBIG, as on a full disk, once SIGXFSZ is ignored.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+
+@pytest.mark.parametrize("output", ["out.csv", "out.csv.gz", "out.parquet", "out.jsonl"])
+def test_cli_write_failure_leaves_nothing(output, tmp_path):
+    generate_reviews(3000, seed=8).to_csv(tmp_path / "in.csv", index=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "score", "in.csv", "-o", output, "--chunk-size", "500", "--quiet"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"writing {output} failed (File too large): free disk space" in lines[0]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv"]
