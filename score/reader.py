@@ -127,9 +127,10 @@ class _NumberedLines:
         try:
             raw = self.stream.readline()
         except (OSError, EOFError, pa.ArrowException) as error:
+            # No line number: the stream decompresses and buffers ahead of the lines returned.
             raise InputError(
-                f"{self.name} could not be read at line {self.count + 1} ({error}): "
-                "check that the file is complete and not corrupt"
+                f"reading {self.name} failed ({error}): check that the file is complete and "
+                "not corrupt"
             ) from error
         try:
             text = self.decoder.decode(raw, final=not raw)

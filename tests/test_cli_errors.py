@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import REPOSITORY, error_lines, generate_reviews, run_score, temporary_files
 
 GOOD = "id,review\n1,a fine film\n2,dull and long\n"
+NUMBERED = "id,review\n" + "".join(f"{number},review number {number}\n" for number in range(5000))
 
 
 @dataclass
@@ -54,6 +55,12 @@ CASES = {
     ),
     "gzip named csv": Case(
         {"in.csv": gzip.compress(GOOD.encode())}, ["in.csv"], 2, r"in\.csv is a gzip file"
+    ),
+    "truncated gzip": Case(
+        {"in.csv.gz": gzip.compress(NUMBERED.encode())[:2000]},
+        ["in.csv.gz"],
+        2,
+        r"reading in\.csv\.gz failed \(Truncated compressed stream\): check that the file is",
     ),
     "binary file": Case(
         {"in.csv": b"\x00\x01\x02\x03 binary\n\x00\x00"}, ["in.csv"], 2, r"binary file"
