@@ -83,7 +83,7 @@ def codec_name(encoding: str) -> str:
             f"encoding {encoding!r} is unknown: pass --encoding with a Python codec name "
             "such as utf-8, cp1252 or latin-1"
         ) from error
-    if info.name == "utf-8":
+    if info.name in ("utf-8", "utf-8-sig"):
         return "utf-8-sig"
     if "\n".encode(info.name) != b"\n" or "a".encode(info.name) != b"a":
         raise InputError(

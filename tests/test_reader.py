@@ -71,6 +71,12 @@ def test_reader_bom_removed():
     assert items == [Record(2, ["1", "caf\u00e9"])]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf-8-sig", "utf_8"])
+def test_reader_utf8_names_drop_bom(encoding):
+    records, _ = read("\ufeffid,review\n".encode(), encoding=encoding)
+    assert records.header == ["id", "review"]
+
+
 def test_reader_undecodable_line_named():
     with pytest.raises(InputError, match=r"in.csv line 4: byte 0xe9 is not valid utf-8"):
         read(b"id,review\n1,a\n2,b\n3,caf\xe9\n")
