@@ -41,6 +41,7 @@ class ScoringOptions:
     encoding: str = "utf-8"
     sep: str = ","
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
+    label_column: str | None = None
 
     def check(self) -> None:
         """Raise `InputError` naming the first invalid option."""
@@ -73,7 +74,9 @@ def score_file(
     """
     if options.threshold is None:
         options = replace(options, threshold=model.threshold)
-    summary = FileSummary(input=job.source, output=job.output, rejects=job.rejects)
+    summary = FileSummary(
+        input=job.source, output=job.output, rejects=job.rejects, threshold=options.threshold
+    )
     try:
         _score_into(summary, model, job, options, progress or PeriodicLog())
     except ScoringError as error:
@@ -114,6 +117,7 @@ def check_header(job: Job, options: ScoringOptions) -> None:
             options.text_column,
             options.id_column,
             options.keep_columns,
+            options.label_column,
         )
     output_schema(columns)
 
@@ -133,6 +137,7 @@ def score_files(
     sep: str = ",",
     threads: int | None = None,
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE,
+    label_column: str | None = None,
     output_format: str = "csv",
     rejects: str | Path | None = None,
     summary: str | Path | None = None,
@@ -148,6 +153,10 @@ def score_files(
     and the run stops at the first failure. Outputs of the files finished before it are kept,
     and the failing file's output is not written.
 
+    With `label_column`, the scores of the rows with status `ok` are compared with the labels
+    in that column (1/0, pos/neg, positive/negative or true/false), and the summary gains the
+    accuracy, precision, recall, F1, ROC AUC and confusion matrix under `evaluation`.
+
     Raises `InputError`, `ModelError` or `RejectRateExceeded`, with the run summary in the
     exception's `summary`. The summary is also written as JSON to `summary` when that is given,
     whether the run fails or not.
@@ -162,6 +171,7 @@ def score_files(
         encoding=encoding,
         sep=sep,
         max_reject_rate=max_reject_rate,
+        label_column=label_column,
     )
     run.options = {**asdict(options), "batch_size": batch_size, "output_format": output_format}
     started = time.monotonic()
@@ -210,7 +220,9 @@ def _score_jobs(
         ", ".join(f"{key}={value}" for key, value in run.options.items()),
     )
     for job in jobs:
-        file_summary = FileSummary(input=job.source, output=job.output, rejects=job.rejects)
+        file_summary = FileSummary(
+            input=job.source, output=job.output, rejects=job.rejects, threshold=options.threshold
+        )
         run.files.append(file_summary)
         _score_into(file_summary, model, job, options, progress)
 

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from score import reader, sources
 from score.errors import InputError, RejectRateExceeded
+from score.evaluation import parse_labels
 from score.model import SentimentModel
 from score.progress import Progress
 from score.reader import Columns, CsvRecords, Record, Reject
@@ -118,7 +119,12 @@ def score_records(
     try:
         records = CsvRecords(stream, name, options.encoding, options.sep)
         columns = reader.choose_columns(
-            name, records.header, options.text_column, options.id_column, options.keep_columns
+            name,
+            records.header,
+            options.text_column,
+            options.id_column,
+            options.keep_columns,
+            options.label_column,
         )
         schema = output_schema(columns)
         rejects = RejectsSink(job.rejects, name)
@@ -126,6 +132,8 @@ def score_records(
         for numbers, rows in _chunks(records, options.chunk_size, summary, rejects):
             table = score_chunk(model, columns, schema, numbers, rows, options.threshold)
             _count(summary, table, options.threshold)
+            if columns.label is not None:
+                _collect_labels(summary, name, columns, numbers, rows, table)
             writer.write(table)
             rejects.flush()
             progress.update(name, summary.records, time.monotonic() - started)
@@ -215,6 +223,22 @@ def score_chunk(
         pa.array(statuses, pa.string()),
     ]
     return pa.table(arrays, schema=schema)
+
+
+def _collect_labels(
+    summary: FileSummary,
+    name: str,
+    columns: Columns,
+    numbers: list[int],
+    rows: list[list[str]],
+    table: pa.Table,
+) -> None:
+    scored = np.flatnonzero(table.column("status").to_numpy(zero_copy_only=False) == STATUS_OK)
+    index = columns.index(columns.label)
+    values = [rows[row][index] for row in scored]
+    labels = parse_labels(values, columns.label, name, [numbers[row] for row in scored])
+    scores = table.column("score").to_numpy(zero_copy_only=False)[scored].astype(np.float32)
+    summary.labelled.add(labels, scores)
 
 
 def _column(rows: list[list[str]], index: int) -> pa.Array:

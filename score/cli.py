@@ -9,6 +9,7 @@ import sys
 
 from score.api import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_REJECT_RATE, score_files
 from score.errors import EXIT_INPUT, EXIT_OK, EXIT_UNEXPECTED, ScoringError
+from score.evaluation import format_metrics
 from score.model import DEFAULT_BATCH_SIZE
 from score.progress import DEFAULT_PROGRESS_SECONDS, TerminalProgress
 
@@ -75,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_column_list,
         default=[],
         help="comma-separated input columns copied to the output after the id",
+    )
+    reading.add_argument(
+        "--label-column",
+        default=None,
+        help="column with true labels (1/0, pos/neg): evaluate the model and print accuracy, "
+        "precision, recall, F1, ROC AUC and the confusion matrix",
     )
     reading.add_argument(
         "--chunk-size",
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stderr.isatty() and not arguments.quiet:
         progress = TerminalProgress(sys.stderr)
     try:
-        score_files(
+        summary = score_files(
             arguments.inputs,
             arguments.output,
             model=arguments.model,
@@ -158,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             sep=arguments.sep,
             threads=arguments.threads,
             max_reject_rate=arguments.max_reject_rate,
+            label_column=arguments.label_column,
             output_format=arguments.output_format,
             rejects=arguments.rejects,
             summary=arguments.summary,
@@ -175,4 +183,9 @@ def main(argv: list[str] | None = None) -> int:
             exc_info=arguments.debug,
         )
         return EXIT_UNEXPECTED
+    evaluation = summary.to_dict()["evaluation"]
+    if evaluation is not None:
+        # The report goes where the scored rows do not, so `-o -` output stays pure CSV.
+        report = sys.stderr if arguments.output == "-" else sys.stdout
+        report.write(format_metrics(evaluation) + "\n")
     return EXIT_OK

@@ -11,17 +11,55 @@ POSITIVE_LABELS = {"1", "pos", "positive", "true"}
 NEGATIVE_LABELS = {"0", "neg", "negative", "false"}
 
 
-def parse_labels(values: pd.Series, column: str, source: str) -> np.ndarray:
-    """Turn 1/0, pos/neg, positive/negative or true/false labels into 1/0."""
+def parse_labels(
+    values: pd.Series | list[str],
+    column: str,
+    source: str,
+    record_numbers: list[int] | None = None,
+) -> np.ndarray:
+    """Turn 1/0, pos/neg, positive/negative or true/false labels into 1/0.
+
+    An invalid label raises `InputError` naming its 1-based data row, taken from the 0-based
+    `record_numbers` when given, else from its position in `values`.
+    """
+    values = pd.Series(values, dtype=object)
     normalised = values.astype(str).str.strip().str.lower()
     unknown = ~normalised.isin(POSITIVE_LABELS | NEGATIVE_LABELS)
     if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        position = int(np.flatnonzero(unknown.to_numpy())[0])
+        row = record_numbers[position] if record_numbers is not None else position
         raise InputError(
-            f"{source}: label {values.iloc[row]!r} in column {column!r}, data row {row + 1}, "
-            "is invalid: use 1/0, pos/neg, positive/negative or true/false"
+            f"{source}: label {values.iloc[position]!r} in column {column!r}, data row "
+            f"{row + 1}, is invalid: use 1/0, pos/neg, positive/negative or true/false"
         )
     return normalised.isin(POSITIVE_LABELS).to_numpy().astype(np.int8)
+
+
+class LabelledScores:
+    """Scores with their true labels, gathered chunk by chunk for `classification_metrics`.
+
+    Memory grows by 5 bytes per labelled row: 5 MB for a million rows.
+    """
+
+    def __init__(self) -> None:
+        self.labels: list[np.ndarray] = []
+        self.scores: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.labels)
+
+    def add(self, labels: np.ndarray, scores: np.ndarray) -> None:
+        self.labels.append(np.asarray(labels, dtype=np.int8))
+        self.scores.append(np.asarray(scores, dtype=np.float32))
+
+    def merge(self, other: LabelledScores) -> None:
+        self.labels.extend(other.labels)
+        self.scores.extend(other.scores)
+
+    def metrics(self, threshold: float) -> dict:
+        return classification_metrics(
+            np.concatenate(self.labels), np.concatenate(self.scores), threshold
+        )
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:

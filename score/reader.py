@@ -49,6 +49,7 @@ class Columns:
     text: str
     id: str | None
     keep: tuple[str, ...] = ()
+    label: str | None = None
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -245,8 +246,9 @@ def choose_columns(
     text_column: str | None,
     id_column: str | None,
     keep_columns: tuple[str, ...] = (),
+    label_column: str | None = None,
 ) -> Columns:
-    """Pick the text, id and kept columns, by option or by the default names."""
+    """Pick the text, id, kept and label columns, by option or by the default names."""
     found = ", ".join(repr(column) for column in names)
     if text_column is None:
         text_column = next((column for column in TEXT_COLUMN_CANDIDATES if column in names), None)
@@ -273,4 +275,11 @@ def choose_columns(
             f"{name} has no column {missing[0]!r} (found: {found}): pass --keep-columns "
             "with columns found"
         )
-    return Columns(names=names, text=text_column, id=id_column, keep=tuple(keep_columns))
+    if label_column is not None and label_column not in names:
+        raise InputError(
+            f"{name} has no column {label_column!r} (found: {found}): pass --label-column "
+            "with the column that contains the labels"
+        )
+    return Columns(
+        names=names, text=text_column, id=id_column, keep=tuple(keep_columns), label=label_column
+    )

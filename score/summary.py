@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from score.evaluation import LabelledScores
 from score.writer import AtomicFile
 
 STATUS_OK = "ok"
@@ -56,7 +57,9 @@ class FileSummary:
     positive: int = 0
     seconds: float = 0.0
     written: bool = False
+    threshold: float = 0.5
     histogram: ScoreHistogram = field(default_factory=ScoreHistogram, repr=False)
+    labelled: LabelledScores = field(default_factory=LabelledScores, repr=False)
 
     @property
     def rows(self) -> int:
@@ -64,10 +67,16 @@ class FileSummary:
         return sum(self.statuses.values())
 
     def to_dict(self) -> dict:
-        values = {key: value for key, value in asdict(self).items() if key != "histogram"}
+        values = {
+            key: value
+            for key, value in asdict(self).items()
+            if key not in ("histogram", "labelled", "threshold")
+        }
         values.update(_statistics(self.rows, self.statuses[STATUS_OK], self.positive))
         values["score_deciles"] = self.histogram.deciles()
         values["rows_per_second"] = round(self.records / max(self.seconds, 1e-9), 1)
+        if self.labelled:
+            values["evaluation"] = self.labelled.metrics(self.threshold)
         return values
 
 
@@ -125,9 +134,12 @@ class RunSummary:
 
     def to_dict(self) -> dict:
         histogram = ScoreHistogram()
+        labelled = LabelledScores()
         for file in self.files:
             histogram.merge(file.histogram)
+            labelled.merge(file.labelled)
         statuses = self.statuses
+        evaluation = labelled.metrics(self.options.get("threshold", 0.5)) if labelled else None
         return {
             "model_id": self.model_id,
             "model_path": self.model_path,
@@ -146,6 +158,7 @@ class RunSummary:
             "rows_per_second": round(self.records / max(self.seconds, 1e-9), 1),
             "exit_code": self.exit_code,
             "error": self.error,
+            "evaluation": evaluation,
             "files": [file.to_dict() for file in self.files],
         }
 
