@@ -21,6 +21,26 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="ONNX file to write (default: RUN/model.onnx)",
     )
+    parser.add_argument(
+        "--quantize",
+        choices=["int8"],
+        default=None,
+        help="quantise the LSTM weights to int8; needs --data (default: keep float32)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="labelled reviews to measure accuracy before and after --quantize: a CSV file "
+        "with review and sentiment columns, or an aclImdb folder",
+    )
+    parser.add_argument(
+        "--max-accuracy-loss",
+        type=float,
+        default=0.003,
+        help="largest drop in accuracy on --data that --quantize accepts, as a fraction "
+        "(default: 0.003, that is 0.3 points)",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -30,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
 
     output = arguments.output or arguments.run / "model.onnx"
     try:
-        export_run(arguments.run, output)
+        export_run(
+            arguments.run,
+            output,
+            quantize=arguments.quantize,
+            data=arguments.data,
+            max_accuracy_loss=arguments.max_accuracy_loss,
+        )
     except ExportError as error:
         logging.getLogger("export").error("%s", error)
         return 3

@@ -18,8 +18,11 @@ import tensorflow as tf
 import tf2onnx
 from onnx import helper
 
+from export import accuracy
+from export import quantize as quantization
 from score import metadata as model_metadata
 from score.preprocessing import Vocabulary
+from train.data import DataError
 from train.model import LAST, LSTM, build_model
 from train.run import CHECKPOINT_NAME, METRICS_NAME, PREPROCESSING_NAME, VOCABULARY_NAME
 
@@ -31,6 +34,10 @@ SEQUENCE_LENGTHS = "sequence_lengths"
 SCORES = "scores"
 PARITY_REVIEWS = 1024
 PARITY_TOLERANCE = 1e-4
+INT8 = "int8"
+QUANTIZATIONS = (INT8,)
+# Largest drop in accuracy, as a fraction, that `--quantize` accepts on the labelled data.
+MAX_ACCURACY_LOSS = 0.003
 STANDARD_DOMAINS = {"", "ai.onnx"}
 
 
@@ -148,6 +155,12 @@ def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
         raise ExportError(f"unexpected {reader.op_type} node after the LSTM in the converted graph")
     _sort_topologically(graph)
     _remove_unused_nodes(graph)
+    # An LSTM with no Y output also skips writing every step to it: drop the outputs not read.
+    read = {name for node in graph.node for name in node.input}
+    if lstm.output[0] not in read:
+        lstm.output[0] = ""
+    if len(lstm.output) > 2 and lstm.output[2] not in read:
+        del lstm.output[2:]
     return proto
 
 
@@ -267,17 +280,34 @@ def check_parity(run: Run, proto: onnx.ModelProto, ids: np.ndarray) -> float:
 
 
 def export_run(
-    run_folder: str | Path, output: str | Path, tolerance: float = PARITY_TOLERANCE
+    run_folder: str | Path,
+    output: str | Path,
+    tolerance: float = PARITY_TOLERANCE,
+    quantize: str | None = None,
+    data: str | Path | None = None,
+    max_accuracy_loss: float = MAX_ACCURACY_LOSS,
 ) -> dict:
     """Convert the best checkpoint of `run_folder`, check it and write `output` atomically.
 
-    Returns the metadata written into the model. Raises `ExportError`, and writes nothing, when
-    the ONNX scores differ from Keras by more than `PARITY_TOLERANCE` or the graph uses an
-    operator outside the standard ONNX domain.
+    With `quantize="int8"` the LSTM and embedding weights are quantised (see `export.quantize`)
+    and the accuracy on the labelled reviews in `data` is measured before and after. Returns
+    the metadata written into the model. Raises `ExportError`, and writes nothing, in these
+    cases: the ONNX scores differ from Keras by more than `tolerance`, the float graph uses an
+    operator outside the standard ONNX domain, or quantisation loses more than
+    `max_accuracy_loss` of accuracy or makes a score depend on its batch.
     """
     started = time.monotonic()
+    if quantize is not None and quantize not in QUANTIZATIONS:
+        raise ExportError(f"quantisation {quantize!r} is not supported: use one of {QUANTIZATIONS}")
+    if quantize is not None and data is None:
+        raise ExportError(
+            "quantisation needs labelled data to measure accuracy: pass --data with a CSV file "
+            "or an aclImdb folder"
+        )
     run = load_run(run_folder)
     is_lstm = run.settings["architecture"] == LSTM
+    if quantize is not None and not is_lstm:
+        raise ExportError(f"quantisation supports the {LSTM} architecture only")
     fixed_length = None if is_lstm else run.settings["sequence_length"]
     proto = _convert(_inference_twin(run), fixed_length)
     if is_lstm:
@@ -296,26 +326,97 @@ def export_run(
             f"ONNX scores differ from Keras by {difference:.2e}, above {tolerance:.0e}: "
             "the model was not written"
         )
+    record = {
+        "parity_reviews": PARITY_REVIEWS,
+        "parity_max_abs_difference": difference,
+        "tf2onnx": tf2onnx.__version__,
+        "opset": OPSET,
+        "optimizations": ["unused_lstm_outputs_removed"] if is_lstm else [],
+    }
 
-    metadata = model_metadata.build(
-        vocabulary=run.vocabulary,
-        settings=run.settings,
-        metrics=run.metrics,
-        export={
-            "parity_reviews": PARITY_REVIEWS,
-            "parity_max_abs_difference": difference,
-            "tf2onnx": tf2onnx.__version__,
-            "opset": OPSET,
-            "optimizations": [],
-        },
-    )
-    for key, value in metadata.items():
-        proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    # The scorer that measures accuracy reads the metadata, so the float model gets it first.
+    metadata = _set_metadata(proto, run, record)
+    if quantize == INT8:
+        proto = _quantize_int8(proto, Path(data), max_accuracy_loss, record)
+        metadata = _set_metadata(proto, run, record)
     proto.producer_name = "sentiment-export"
     proto.doc_string = f"Sentiment model exported from {run.folder.name}"
     write_atomically(proto, Path(output))
     logger.info("wrote %s in %.1f s", output, time.monotonic() - started)
     return metadata
+
+
+def _set_metadata(proto: onnx.ModelProto, run: Run, record: dict) -> dict[str, str]:
+    """Write the model metadata into `proto`, replacing earlier entries; return it."""
+    metadata = model_metadata.build(
+        vocabulary=run.vocabulary,
+        settings=run.settings,
+        metrics=run.metrics,
+        export=record,
+    )
+    kept = [entry for entry in proto.metadata_props if entry.key not in metadata]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        proto.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    return metadata
+
+
+def _quantize_int8(
+    proto: onnx.ModelProto, data: Path, max_accuracy_loss: float, record: dict
+) -> onnx.ModelProto:
+    """Return the int8 model, after checking its accuracy and batch independence on `data`."""
+    try:
+        reviews = accuracy.load_labelled(data)
+    except DataError as error:
+        raise ExportError(str(error)) from error
+    float_accuracy = accuracy.measure_accuracy(proto, reviews)
+
+    pinned = onnx.ModelProto()
+    pinned.CopyFrom(proto)
+    try:
+        quantization.pin_activation_ranges(pinned, TOKEN_IDS)
+    except quantization.QuantizationError as error:
+        raise ExportError(f"int8 quantisation failed: {error}") from error
+    _sort_topologically(pinned.graph)
+    _remove_unused_nodes(pinned.graph)
+    onnx.checker.check_model(pinned, full_check=True)
+    quantized = quantization.quantize_int8(pinned)
+    int8_accuracy = accuracy.measure_accuracy(quantized, reviews)
+    loss = float_accuracy - int8_accuracy
+    logger.info(
+        "accuracy on %d reviews of %s: float32 %.4f, int8 %.4f",
+        len(reviews),
+        data,
+        float_accuracy,
+        int8_accuracy,
+    )
+    if loss > max_accuracy_loss:
+        raise ExportError(
+            f"int8 quantisation lowers accuracy on {data} from {float_accuracy:.4f} to "
+            f"{int8_accuracy:.4f}, more than {max_accuracy_loss:.3f}: the model was not "
+            "written; export without --quantize"
+        )
+    spread = accuracy.check_batch_independence(quantized, reviews)
+    if spread != 0.0:
+        raise ExportError(
+            f"int8 scores change by up to {spread:.2e} when reviews share a batch: the model "
+            "was not written; export without --quantize"
+        )
+    record["optimizations"] += [
+        "pinned_activation_ranges",
+        "dynamic_int8_lstm",
+        "int8_embedding",
+    ]
+    record["accuracy"] = {
+        "data": data.name,
+        "data_sha256": reviews.fingerprint(),
+        "reviews": len(reviews),
+        "float32": float_accuracy,
+        "int8": int8_accuracy,
+        "batch_independence_reviews": min(len(reviews), accuracy.INDEPENDENCE_REVIEWS),
+    }
+    return quantized
 
 
 def write_atomically(proto: onnx.ModelProto, output: Path) -> None:

@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"reviews per inference call (default: {DEFAULT_BATCH_SIZE})",
     )
     scoring.add_argument(
-        "--threads", type=int, default=None, help="onnxruntime threads (default: available cores)"
+        "--threads",
+        type=int,
+        default=None,
+        help="inference calls run in parallel, one onnxruntime thread each "
+        "(default: the cores this process may use)",
     )
 
     logging = parser.add_argument_group("logging")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -13,17 +15,18 @@ import onnxruntime
 
 from score import metadata as model_metadata
 from score.errors import ModelError
-from score.preprocessing import EncodedBatch, pad_to_width
+from score.preprocessing import ENCODE_SLICE_ROWS, EncodedBatch, as_string_array, pad_to_width
 
 logger = logging.getLogger(__name__)
 
 TOKEN_IDS = "token_ids"
 SEQUENCE_LENGTHS = "sequence_lengths"
 SCORES = "scores"
-# The exported LSTM's working memory grows with batch size times review length. On IMDB test
-# reviews (onnxruntime 1.32, 2 cores) batches of 64 peaked at about 270 MiB resident against
-# 480 MiB for 256, at the same throughput.
-DEFAULT_BATCH_SIZE = 64
+# Reviews per inference call. onnxruntime's LSTM first multiplies the inputs of all time steps
+# of a call at once, so a call needs batch x steps x 4 x hidden floats (6.5 MB at 16 reviews of
+# 200 tokens), and its memory arena grows faster than that. Batches of 16 took the least CPU
+# time and memory per review in docs/benchmarks.md.
+DEFAULT_BATCH_SIZE = 16
 
 
 def default_model_path() -> Path:
@@ -50,10 +53,11 @@ def file_checksum(path: Path) -> str:
 class SentimentModel:
     """An ONNX sentiment model with its vocabulary and preprocessing settings.
 
-    `threads` sets onnxruntime's intra-op threads (default: the cores this process may use).
-    Reviews are scored in batches of `batch_size`, grouped by length so that short reviews are
-    not padded to long ones; a review's score does not depend on the other reviews in its batch
-    because the LSTM stops at each review's own length.
+    `threads` sets how many inference calls run at once (default: the cores this process may
+    use); each call runs on one onnxruntime thread. Reviews are scored in batches of
+    `batch_size`, grouped by length so that short reviews are not padded to long ones. A review's
+    score does not depend on the other reviews in its batch, because the LSTM stops at each
+    review's own length and an int8 model is exported with fixed quantisation ranges.
     """
 
     def __init__(
@@ -65,7 +69,10 @@ class SentimentModel:
         self.path = Path(path) if path is not None else default_model_path()
         if batch_size < 1:
             raise ValueError(f"batch size {batch_size} is invalid: use 1 or more")
+        if threads is not None and threads < 1:
+            raise ValueError(f"thread count {threads} is invalid: use 1 or more")
         self.batch_size = batch_size
+        self.threads = threads or available_cores()
         if not self.path.exists():
             raise ModelError(
                 f"model {self.path} not found: pass --model with an exported .onnx file"
@@ -73,21 +80,7 @@ class SentimentModel:
         if self.path.is_dir():
             raise ModelError(f"model {self.path} is a folder: pass the .onnx file inside it")
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or available_cores()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = onnxruntime.InferenceSession(
-                str(self.path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as error:  # onnxruntime raises its own untyped errors for bad files.
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise ModelError(
-                f"model {self.path} could not be loaded by onnxruntime ({first_line}): "
-                "pass a model file written by `python -m export`"
-            ) from error
-
+        self.session = self._load_session()
         entries = self.session.get_modelmeta().custom_metadata_map
         try:
             self.metadata = model_metadata.parse(entries)
@@ -104,6 +97,25 @@ class SentimentModel:
         self.uses_lengths = SEQUENCE_LENGTHS in names
         self.checksum = file_checksum(self.path)
         self.model_id = f"{self.path.stem}-{self.checksum[:12]}"
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _load_session(self) -> onnxruntime.InferenceSession:
+        # Parallel calls on separate batches, one thread each, scaled better than onnxruntime's
+        # intra-op threads on small LSTM batches, and they never spin-wait on a shared machine.
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            return onnxruntime.InferenceSession(
+                str(self.path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors for bad files.
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise ModelError(
+                f"model {self.path} could not be loaded by onnxruntime ({first_line}): "
+                "pass a model file written by `python -m export`"
+            ) from error
 
     @property
     def vocabulary(self):
@@ -118,29 +130,73 @@ class SentimentModel:
 
     def score_encoded(self, batch: EncodedBatch) -> np.ndarray:
         """Return the positive-class probability of each encoded review, as float32."""
-        rows = len(batch.lengths)
-        scores = np.empty(rows, dtype=np.float32)
-        if rows == 0:
-            return scores
-        if not self.uses_lengths:
-            ids = pad_to_width(batch, self.metadata.sequence_length)
-            for start in range(0, rows, self.batch_size):
-                part = slice(start, start + self.batch_size)
-                scores[part] = self._run({TOKEN_IDS: ids[part]})
-            return scores
-
-        # Sorting by length lets each batch stop at its own longest review.
-        order = np.argsort(batch.lengths, kind="stable")
-        for start in range(0, rows, self.batch_size):
-            chosen = order[start : start + self.batch_size]
-            lengths = batch.lengths[chosen]
-            ids = np.ascontiguousarray(batch.ids[chosen, : int(lengths.max())])
-            scores[chosen] = self._run({TOKEN_IDS: ids, SEQUENCE_LENGTHS: lengths})
+        scores = np.empty(len(batch.lengths), dtype=np.float32)
+        for chosen, part_scores in self._score_parts(batch):
+            scores[chosen] = part_scores.result()
         return scores
 
     def score_texts(self, texts) -> np.ndarray:
-        """Return the positive-class probability of each review text."""
-        return self.score_encoded(self.encode(texts))
+        """Return the positive-class probability of each review text.
+
+        Texts are encoded `ENCODE_SLICE_ROWS` at a time, and the next slice is encoded while
+        the inference threads score the previous ones.
+        """
+        array = as_string_array(texts)
+        scores = np.empty(len(array), dtype=np.float32)
+        pending = []
+        encoding_seconds = 0.0
+        started = time.perf_counter()
+        for start in range(0, len(array), ENCODE_SLICE_ROWS):
+            encoding_started = time.perf_counter()
+            encoded = self.encode(array.slice(start, ENCODE_SLICE_ROWS))
+            encoding_seconds += time.perf_counter() - encoding_started
+            pending += [(chosen + start, part) for chosen, part in self._score_parts(encoded)]
+        for chosen, part_scores in pending:
+            scores[chosen] = part_scores.result()
+        logger.debug(
+            "%d reviews in %.3f s, of which %.3f s preprocessing",
+            len(scores),
+            time.perf_counter() - started,
+            encoding_seconds,
+        )
+        return scores
+
+    def _score_parts(self, batch: EncodedBatch) -> list[tuple[np.ndarray, Future]]:
+        """Start scoring `batch` in parts of `batch_size`; return each part's rows and future."""
+        rows = len(batch.lengths)
+        if self.uses_lengths:
+            # Sorting by length lets each part stop at its own longest review.
+            order = np.argsort(batch.lengths, kind="stable")
+            ids = batch.ids
+        else:
+            order = np.arange(rows)
+            ids = pad_to_width(batch, self.metadata.sequence_length)
+        parts = []
+        for start in range(0, rows, self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            chosen_ids = ids[chosen]
+            chosen_lengths = batch.lengths[chosen]
+            if self.threads == 1:
+                future: Future = Future()
+                future.set_result(self.run_batch(chosen_ids, chosen_lengths))
+            else:
+                future = self._executor().submit(self.run_batch, chosen_ids, chosen_lengths)
+            parts.append((chosen, future))
+        return parts
+
+    def run_batch(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Score one batch in one onnxruntime call, trimmed to its longest review."""
+        if not self.uses_lengths:
+            return self._run({TOKEN_IDS: np.ascontiguousarray(ids)})
+        width = int(lengths.max())
+        feed = {TOKEN_IDS: np.ascontiguousarray(ids[:, :width]), SEQUENCE_LENGTHS: lengths}
+        return self._run(feed)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        # onnxruntime releases the GIL while it runs, so the calls proceed in parallel.
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="inference")
+        return self._pool
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([SCORES], feed)[0].reshape(-1)

@@ -44,6 +44,8 @@ PADDING = "post"
 TRUNCATING = "pre"
 
 LINE_BREAK_PATTERN = r"<br\s*/?>"
+# Reviews encoded at a time by `Vocabulary.encode`; larger inputs are encoded slice by slice.
+ENCODE_SLICE_ROWS = 512
 
 # Byte classes of UTF-8 text: a separator, a byte of a token, or a byte to delete.
 _SEPARATOR, _WORD, _DELETE = 0, 1, 2
@@ -62,7 +64,8 @@ class Tokens:
     counts: np.ndarray
 
 
-def _as_string_array(texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
+def as_string_array(texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Return the texts as one pyarrow string array, with nulls as empty strings."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     if isinstance(texts, pa.Array):
@@ -109,7 +112,7 @@ def _classify_bytes(data: np.ndarray) -> np.ndarray:
 
 def tokenize(texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> Tokens:
     """Split each review into normalised tokens, following the rules in the module docstring."""
-    array = _as_string_array(texts)
+    array = as_string_array(texts)
     rows = len(array)
     array = pc.utf8_lower(array)
     array = pc.replace_substring_regex(array, LINE_BREAK_PATTERN, " ")
@@ -145,8 +148,8 @@ def tokenize(texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> Tokens:
     values = pa.StringArray.from_buffers(
         len(starts), pa.py_buffer(token_offsets), pa.py_buffer(token_data)
     )
-    review_of_token = np.searchsorted(offsets, starts, side="right") - 1
-    counts = np.bincount(review_of_token, minlength=rows)
+    # Tokens never cross a review boundary, so a review's tokens are those starting in its bytes.
+    counts = np.diff(np.searchsorted(starts, offsets))
     return Tokens(values, counts)
 
 
@@ -197,29 +200,44 @@ class Vocabulary:
         """Encode reviews as padded token ids, keeping the last `sequence_length` tokens."""
         if sequence_length < 1:
             raise ValueError(f"sequence length {sequence_length} is invalid: use 1 or more")
+        array = as_string_array(texts)
+        if len(array) <= ENCODE_SLICE_ROWS:
+            return self._encode_slice(array, sequence_length)
+        # Encoding in slices bounds the temporary arrays, about 25 bytes per byte of text.
+        parts = [
+            self._encode_slice(array.slice(start, ENCODE_SLICE_ROWS), sequence_length)
+            for start in range(0, len(array), ENCODE_SLICE_ROWS)
+        ]
+        width = max(part.ids.shape[1] for part in parts)
+        return EncodedBatch(
+            ids=np.concatenate([pad_to_width(part, width) for part in parts]),
+            lengths=np.concatenate([part.lengths for part in parts]),
+        )
+
+    def _encode_slice(self, texts: pa.Array, sequence_length: int) -> EncodedBatch:
         tokens = tokenize(texts)
         counts = tokens.counts
         rows = len(counts)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-
-        positions = pc.index_in(tokens.values, value_set=self._word_array()).to_numpy(
-            zero_copy_only=False
-        )
-        token_ids = np.where(
-            np.isnan(positions), OUT_OF_VOCABULARY_ID, np.nan_to_num(positions) + RESERVED_IDS
-        ).astype(np.int32)
-
         lengths = np.minimum(counts, sequence_length)
         width = max(int(lengths.max(initial=0)), 1)
         ids = np.full((rows, width), PADDING_ID, dtype=np.int32)
 
-        # For every kept token: its row, and its column once the row's start is dropped.
-        row_of_token = np.repeat(np.arange(rows), counts)
-        dropped = counts - lengths
-        index_in_row = np.arange(len(token_ids)) - np.repeat(offsets[:-1], counts)
-        column = index_in_row - np.repeat(dropped, counts)
-        kept = column >= 0
-        ids[row_of_token[kept], column[kept]] = token_ids[kept]
+        # The kept tokens of a review are its last `lengths` tokens, which are contiguous in
+        # `tokens.values`: look up only those, and write them to the start of the review's row.
+        ends = np.cumsum(counts)
+        kept_offsets = np.concatenate([[0], np.cumsum(lengths)])
+        kept = int(kept_offsets[-1])
+        step = np.arange(kept, dtype=np.int64)
+        source = step + np.repeat(ends - lengths - kept_offsets[:-1], lengths)
+        target = step + np.repeat(
+            np.arange(rows, dtype=np.int64) * width - kept_offsets[:-1], lengths
+        )
+        words = tokens.values.take(pa.array(source))
+        positions = pc.index_in(words, value_set=self._word_array()).fill_null(-1)
+        positions = positions.to_numpy(zero_copy_only=False)
+        ids.reshape(-1)[target] = np.where(
+            positions < 0, OUT_OF_VOCABULARY_ID, positions + RESERVED_IDS
+        )
 
         empty = lengths == 0
         ids[empty, 0] = OUT_OF_VOCABULARY_ID

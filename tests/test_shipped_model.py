@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 
 from score import SentimentModel
@@ -38,3 +39,13 @@ def test_scoring_imports_no_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY)
     assert result.returncode == 0
+
+
+def test_shipped_scores_batch_independent():
+    texts = pd.read_csv(SAMPLE_REVIEWS, dtype=str)["review"].tolist()
+    model = SentimentModel(threads=1)
+    together = model.score_texts(texts)
+    alone = np.concatenate([model.score_texts([text]) for text in texts])
+    reversed_scores = SentimentModel(threads=2, batch_size=3).score_texts(texts[::-1])[::-1]
+    assert np.array_equal(together, alone)
+    assert np.array_equal(together, reversed_scores)

@@ -1,0 +1,1 @@
+"""Benchmark of the scorer against a plain Keras pipeline: `python -m bench --help`."""

@@ -1,0 +1,102 @@
+"""Int8 export: accuracy check, metadata and scores that do not depend on the batch."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from score import SentimentModel
+from tests.conftest import run_module
+
+pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def int8_model(trained_run, generated_data):
+    output = trained_run / "int8.onnx"
+    run_module(
+        "export",
+        str(trained_run),
+        "--output",
+        str(output),
+        "--quantize",
+        "int8",
+        "--data",
+        str(generated_data / "test.csv"),
+        # The 16-unit test model is too small for the 0.3-point default to be meaningful.
+        "--max-accuracy-loss",
+        "0.05",
+    )
+    return output
+
+
+def test_int8_metadata(int8_model, exported_model):
+    entries = {entry.key: entry.value for entry in onnx.load(int8_model).metadata_props}
+    float_entries = {entry.key: entry.value for entry in onnx.load(exported_model).metadata_props}
+    assert set(float_entries) <= set(entries)
+    export = json.loads(entries["sentiment.export"])
+    assert "dynamic_int8_lstm" in export["optimizations"]
+    assert "pinned_activation_ranges" in export["optimizations"]
+    assert export["accuracy"]["reviews"] == 200
+    assert export["accuracy"]["float32"] - export["accuracy"]["int8"] <= 0.05
+
+
+def test_int8_scores_batch_independent(int8_model, generated_data):
+    texts = (generated_data / "test.csv").read_text().splitlines()[1:80]
+    model = SentimentModel(int8_model, threads=1)
+    together = model.score_texts(texts)
+    alone = np.concatenate([model.score_texts([text]) for text in texts])
+    shuffled_order = np.random.default_rng(3).permutation(len(texts))
+    shuffled = np.empty(len(texts), dtype=np.float32)
+    shuffled[shuffled_order] = SentimentModel(int8_model, threads=2, batch_size=5).score_texts(
+        [texts[index] for index in shuffled_order]
+    )
+    assert np.array_equal(together, alone)
+    assert np.array_equal(together, shuffled)
+
+
+def test_int8_close_to_float(int8_model, exported_model, generated_data):
+    texts = (generated_data / "test.csv").read_text().splitlines()[1:80]
+    quantized = SentimentModel(int8_model).score_texts(texts)
+    reference = SentimentModel(exported_model).score_texts(texts)
+    assert np.abs(quantized - reference).max() < 0.05
+
+
+def test_pinned_float_graph_unchanged(exported_model, generated_data, tmp_path):
+    from export.convert import _remove_unused_nodes, _sort_topologically
+    from export.quantize import pin_activation_ranges
+
+    proto = onnx.load(exported_model)
+    pin_activation_ranges(proto, "token_ids")
+    _sort_topologically(proto.graph)
+    _remove_unused_nodes(proto.graph)
+    pinned = tmp_path / "pinned.onnx"
+    onnx.save(proto, pinned)
+    texts = (generated_data / "test.csv").read_text().splitlines()[1:80]
+    np.testing.assert_array_equal(
+        SentimentModel(pinned).score_texts(texts),
+        SentimentModel(exported_model).score_texts(texts),
+    )
+
+
+def test_int8_rejects_accuracy_loss(trained_run, generated_data, tmp_path):
+    from export.convert import ExportError, export_run
+
+    output = tmp_path / "model.onnx"
+    with pytest.raises(ExportError, match="lowers accuracy"):
+        export_run(
+            trained_run,
+            output,
+            quantize="int8",
+            data=generated_data / "test.csv",
+            max_accuracy_loss=-1.0,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_int8_needs_data(trained_run, tmp_path):
+    from export.convert import ExportError, export_run
+
+    with pytest.raises(ExportError, match="needs labelled data"):
+        export_run(trained_run, tmp_path / "model.onnx", quantize="int8")
