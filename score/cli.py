@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from score.errors import EXIT_OK, EXIT_UNEXPECTED, ScoringError
+from score.errors import EXIT_OK, EXIT_UNEXPECTED, InputError, ScoringError
 from score.model import DEFAULT_BATCH_SIZE
 from score.reader import DEFAULT_CHUNK_BYTES
 
@@ -55,7 +55,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--summary", type=Path, default=None, help="write the run summary as JSON")
     parser.add_argument("--quiet", action="store_true", help="log errors only")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    add_engine_arguments(parser)
     return parser
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    engine = parser.add_argument_group("Dask engine (pip install '.[dask]')")
+    engine.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: score in this process (default); dask: score on a Dask cluster, "
+        "with -o naming the output folder",
+    )
+    engine.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler, such as tcp://HOST:8786 "
+        "(default: start a local cluster)",
+    )
+    engine.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the local Dask cluster (default: available cores)",
+    )
+    engine.add_argument(
+        "--part-bytes",
+        type=int,
+        default=None,
+        help="split input files that have an id column into parts of about this many bytes "
+        "(default: 64 MiB)",
+    )
+
+
+def engine_options(arguments: argparse.Namespace) -> dict:
+    """Return the keyword arguments that only `score_files_dask` takes, checking their use."""
+    options = {
+        name: getattr(arguments, name)
+        for name in ("scheduler", "workers", "part_bytes")
+        if getattr(arguments, name) is not None
+    }
+    if arguments.engine != "dask" and options:
+        flags = ", ".join("--" + name.replace("_", "-") for name in options)
+        raise InputError(f"{flags} apply to --engine dask only: add --engine dask")
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     from score.api import score_files
 
     try:
+        extra_options = engine_options(arguments)
+        if arguments.engine == "dask":
+            try:
+                from score.dask_engine import score_files_dask as score_files
+            except ModuleNotFoundError as error:
+                raise InputError(
+                    f"--engine dask needs the dask extra ({error}): pip install '.[dask]'"
+                ) from error
+
         summary = score_files(
             arguments.inputs,
             arguments.output,
@@ -81,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             encoding=arguments.encoding,
             separator=arguments.sep,
             threads=arguments.threads,
+            **extra_options,
         )
     except ScoringError as error:
         logger.error("%s", error, exc_info=arguments.debug)
