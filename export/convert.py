@@ -7,7 +7,6 @@ import logging
 import os
 import tempfile
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from onnx import helper
 
 from score import metadata as model_metadata
 from score.preprocessing import Vocabulary
-from train.model import LSTM, build_model
+from train.model import LAST, LSTM, build_model
 from train.run import CHECKPOINT_NAME, METRICS_NAME, PREPROCESSING_NAME, VOCABULARY_NAME
 
 logger = logging.getLogger(__name__)
@@ -83,6 +82,7 @@ def _inference_twin(run: Run) -> keras.Model:
         embedding_dim=layers["Embedding"].output_dim,
         units=layers["LSTM"].units,
         mask_padding=False,
+        pooling=run.settings.get("pooling", LAST),
     )
     twin.set_weights(run.model.get_weights())
     return twin
@@ -108,47 +108,89 @@ def _consumers(graph: onnx.GraphProto) -> dict[str, list[onnx.NodeProto]]:
 
 
 def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """Feed a `sequence_lengths` input to the LSTM node and read its final state from Y_h."""
+    """Give the LSTM node a `sequence_lengths` input and make the graph respect it.
+
+    With `sequence_lens`, the ONNX LSTM stops at each review's last real token: Y is zero after
+    it and Y_h is the state there. The converted graph still reads the padded width, so the
+    readout is rewired: the last-state model reads Y_h instead of the last step of Y, and the
+    mean-pooling model divides the sum of Y by the lengths instead of taking a mean over the width.
+    """
     graph = proto.graph
     lstm_nodes = [node for node in graph.node if node.op_type == "LSTM"]
     if len(lstm_nodes) != 1:
         raise ExportError(f"expected one LSTM node in the converted graph, found {len(lstm_nodes)}")
     lstm = lstm_nodes[0]
-
-    # The Dense layer's MatMul reads the last time step of Y through a Squeeze/Slice chain.
-    # With sequence lengths that step is zero for short reviews, so it must read Y_h instead.
-    consumers = _consumers(graph)
-    queue = deque([lstm.output[0]])
-    dense = None
-    while queue and dense is None:
-        for node in consumers.get(queue.popleft(), []):
-            if node.op_type == "MatMul":
-                dense = node
-                break
-            queue.extend(node.output)
-    if dense is None:
-        raise ExportError("no MatMul reads the LSTM output in the converted graph")
-
     while len(lstm.input) < 5:
         lstm.input.append("")
     lstm.input[4] = SEQUENCE_LENGTHS
-    if len(lstm.output) < 2 or not lstm.output[1]:
-        raise ExportError("the converted LSTM node has no Y_h output")
-    axes = helper.make_tensor("final_state_axes", onnx.TensorProto.INT64, [1], [0])
-    graph.initializer.append(axes)
-    final_state = "final_state"
-    graph.node.append(
-        helper.make_node(
-            "Squeeze", [lstm.output[1], axes.name], [final_state], name="final_state_squeeze"
-        )
-    )
-    dense.input[0] = final_state
     graph.input.append(
         helper.make_tensor_value_info(SEQUENCE_LENGTHS, onnx.TensorProto.INT32, ["batch"])
     )
+
+    # Follow the chain of shape operations on Y to the node that reduces it over time.
+    consumers = _consumers(graph)
+    tensor = lstm.output[0]
+    while True:
+        readers = consumers.get(tensor, [])
+        if len(readers) != 1:
+            raise ExportError(f"LSTM output {tensor} has {len(readers)} readers, expected 1")
+        reader = readers[0]
+        if reader.op_type in ("Squeeze", "Transpose", "Reshape"):
+            tensor = reader.output[0]
+            continue
+        break
+
+    if reader.op_type == "ReduceMean":
+        _divide_sum_by_lengths(graph, reader)
+    elif reader.op_type in ("Slice", "Gather"):
+        _read_final_state(graph, lstm, consumers, reader)
+    else:
+        raise ExportError(f"unexpected {reader.op_type} node after the LSTM in the converted graph")
     _sort_topologically(graph)
     _remove_unused_nodes(graph)
     return proto
+
+
+def _read_final_state(graph, lstm, consumers, step_reader) -> None:
+    # The last time step is cut out of Y by Slice (and Squeeze); its final tensor has the
+    # shape (batch, units). Every reader of that tensor reads Y_h instead.
+    tensor = step_reader.output[0]
+    while len(consumers.get(tensor, [])) == 1 and consumers[tensor][0].op_type == "Squeeze":
+        tensor = consumers[tensor][0].output[0]
+    axes = helper.make_tensor("final_state_axes", onnx.TensorProto.INT64, [1], [0])
+    graph.initializer.append(axes)
+    graph.node.append(
+        helper.make_node(
+            "Squeeze", [lstm.output[1], axes.name], ["final_state"], name="final_state"
+        )
+    )
+    for node in consumers.get(tensor, []):
+        for index, name in enumerate(node.input):
+            if name == tensor:
+                node.input[index] = "final_state"
+
+
+def _divide_sum_by_lengths(graph, mean: onnx.NodeProto) -> None:
+    axes = [attribute for attribute in mean.attribute if attribute.name == "axes"]
+    keepdims = [attribute.i for attribute in mean.attribute if attribute.name == "keepdims"]
+    if len(axes) != 1 or list(axes[0].ints) != [0] or keepdims != [0]:
+        raise ExportError("the mean over the LSTM outputs is not over the time axis")
+    summed, lengths, divisor = "output_sum", "lengths_float", "lengths_column"
+    graph.initializer.append(helper.make_tensor("time_axis", onnx.TensorProto.INT64, [1], [0]))
+    graph.initializer.append(helper.make_tensor("column_axis", onnx.TensorProto.INT64, [1], [1]))
+    graph.node.extend(
+        [
+            helper.make_node(
+                "ReduceSum", [mean.input[0], "time_axis"], [summed], keepdims=0, name=summed
+            ),
+            helper.make_node(
+                "Cast", [SEQUENCE_LENGTHS], [lengths], to=onnx.TensorProto.FLOAT, name=lengths
+            ),
+            helper.make_node("Unsqueeze", [lengths, "column_axis"], [divisor], name=divisor),
+            helper.make_node("Div", [summed, divisor], [mean.output[0]], name="output_mean"),
+        ]
+    )
+    graph.node.remove(mean)
 
 
 def _remove_unused_nodes(graph: onnx.GraphProto) -> None:

@@ -1,18 +1,25 @@
-"""Command line: `python -m score INPUT.csv [-o OUTPUT.csv] [--model PATH]`."""
+"""Command line: `python -m score INPUT... [-o OUTPUT] [--model PATH]`."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
+import signal
 import sys
-from pathlib import Path
 
-from score.errors import EXIT_OK, EXIT_UNEXPECTED, InputError, ScoringError
+from score.api import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_REJECT_RATE, score_files
+from score.errors import EXIT_INPUT, EXIT_OK, EXIT_UNEXPECTED, InputError, ScoringError
+from score.evaluation import format_metrics
 from score.model import DEFAULT_BATCH_SIZE
-from score.reader import DEFAULT_CHUNK_BYTES
+from score.progress import DEFAULT_PROGRESS_SECONDS, TerminalProgress
 
 logger = logging.getLogger("score")
+# The exit code of a process ended by SIGTERM, as shells report it.
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _column_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,41 +27,106 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m score",
         description="Score the reviews in CSV files with an exported ONNX sentiment model.",
     )
-    parser.add_argument("inputs", nargs="+", type=Path, help="CSV files to score")
-    parser.add_argument(
-        "-o", "--output", type=Path, default=None, help="output CSV (default: INPUT.scored.csv)"
+    files = parser.add_argument_group("files")
+    files.add_argument(
+        "inputs",
+        nargs="+",
+        help="CSV files (.csv, .csv.gz, .csv.zst), folders, glob patterns, or - for standard input",
     )
-    parser.add_argument(
-        "--model", type=Path, default=None, help="exported .onnx model (default: the shipped one)"
+    files.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="output file (.csv, .csv.gz, .parquet, .jsonl), - for CSV on standard output, or "
+        "an existing folder; required to be a folder with several inputs "
+        "(default: INPUT.scored.csv beside each input)",
     )
-    parser.add_argument(
+    files.add_argument(
+        "--output-format",
+        default="csv",
+        choices=["csv", "csv.gz", "parquet", "jsonl"],
+        help="format of outputs named by the scorer, in a folder or beside the inputs "
+        "(default: csv)",
+    )
+    files.add_argument(
+        "--rejects",
+        default=None,
+        help="file for malformed records, one input only (default: OUTPUT.rejects.csv beside "
+        "the output; logged only when the output is standard output)",
+    )
+    files.add_argument("--summary", default=None, help="write the run summary as JSON to this file")
+
+    reading = parser.add_argument_group("reading")
+    reading.add_argument(
+        "--encoding",
+        default="utf-8",
+        help="input text encoding; UTF-8 may start with a byte-order mark (default: utf-8)",
+    )
+    reading.add_argument("--sep", default=",", help="field delimiter (default: comma)")
+    reading.add_argument(
         "--text-column",
         default=None,
         help="column with the review text (default: review, else text)",
     )
-    parser.add_argument(
+    reading.add_argument(
         "--id-column", default=None, help="column copied to the output as the id (default: id)"
     )
-    parser.add_argument(
+    reading.add_argument(
+        "--keep-columns",
+        type=_column_list,
+        default=[],
+        help="comma-separated input columns copied to the output after the id",
+    )
+    reading.add_argument(
+        "--label-column",
+        default=None,
+        help="column with true labels (1/0, pos/neg): evaluate the model and print accuracy, "
+        "precision, recall, F1, ROC AUC and the confusion matrix",
+    )
+    reading.add_argument(
+        "--chunk-size",
+        type=int,
+        default=DEFAULT_CHUNK_SIZE,
+        help=f"records read, scored and written at a time (default: {DEFAULT_CHUNK_SIZE})",
+    )
+    reading.add_argument(
+        "--max-reject-rate",
+        type=float,
+        default=DEFAULT_MAX_REJECT_RATE,
+        help="largest fraction of malformed records a file may have before the run fails with "
+        f"exit code 4 (default: {DEFAULT_MAX_REJECT_RATE}, that is 1%%)",
+    )
+
+    scoring = parser.add_argument_group("scoring")
+    scoring.add_argument(
+        "--model", default=None, help="exported .onnx model (default: the shipped one)"
+    )
+    scoring.add_argument(
         "--threshold",
         type=float,
         default=None,
         help="score at or above which the label is positive (default: the model's, 0.5)",
     )
-    parser.add_argument(
-        "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per inference call"
+    scoring.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"reviews per inference call (default: {DEFAULT_BATCH_SIZE})",
     )
-    parser.add_argument(
-        "--chunk-bytes", type=int, default=DEFAULT_CHUNK_BYTES, help="bytes of CSV read at a time"
-    )
-    parser.add_argument("--encoding", default="utf-8", help="input text encoding (default: utf-8)")
-    parser.add_argument("--sep", default=",", help="field delimiter (default: comma)")
-    parser.add_argument(
+    scoring.add_argument(
         "--threads", type=int, default=None, help="onnxruntime threads (default: available cores)"
     )
-    parser.add_argument("--summary", type=Path, default=None, help="write the run summary as JSON")
-    parser.add_argument("--quiet", action="store_true", help="log errors only")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+
+    logging = parser.add_argument_group("logging")
+    logging.add_argument(
+        "--progress-seconds",
+        type=float,
+        default=DEFAULT_PROGRESS_SECONDS,
+        help="seconds between progress lines when standard error is not a terminal "
+        f"(default: {DEFAULT_PROGRESS_SECONDS:g})",
+    )
+    logging.add_argument("--quiet", action="store_true", help="log errors only")
+    logging.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     add_engine_arguments(parser)
     return parser
 
@@ -65,8 +137,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--engine",
         choices=("local", "dask"),
         default="local",
-        help="local: score in this process (default); dask: score on a Dask cluster, "
-        "with -o naming the output folder",
+        help="local: score in this process (default); dask: score on a Dask cluster",
     )
     engine.add_argument(
         "--scheduler",
@@ -84,8 +155,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--part-bytes",
         type=int,
         default=None,
-        help="split input files that have an id column into parts of about this many bytes "
-        "(default: 64 MiB)",
+        help="split uncompressed input files into parts of about this many bytes (default: 64 MiB)",
     )
 
 
@@ -102,38 +172,62 @@ def engine_options(arguments: argparse.Namespace) -> dict:
     return options
 
 
+def scoring_function(engine: str):
+    """Return `score_files`, or `score_files_dask` for `--engine dask`."""
+    if engine != "dask":
+        return score_files
+    try:
+        from score.dask_engine import score_files_dask
+    except ModuleNotFoundError as error:
+        raise InputError(
+            f"--engine dask needs the dask extra ({error}): pip install '.[dask]'"
+        ) from error
+    return score_files_dask
+
+
+def _terminate(signum, frame) -> None:
+    # Raising here unwinds the scorer, which removes its temporary files on the way out.
+    raise SystemExit(EXIT_TERMINATED)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the scorer and return its exit code."""
-    arguments = build_parser().parse_args(argv)
+    try:
+        arguments = build_parser().parse_args(argv)
+    except SystemExit as exit:
+        # argparse exits with 2 on a usage error and 0 after --help.
+        return exit.code if isinstance(exit.code, int) else EXIT_INPUT
     level = logging.ERROR if arguments.quiet else logging.INFO
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
-
-    from score.api import score_files
-
+    signal.signal(signal.SIGTERM, _terminate)
+    progress = None
+    if sys.stderr.isatty() and not arguments.quiet:
+        progress = TerminalProgress(sys.stderr)
     try:
         extra_options = engine_options(arguments)
-        if arguments.engine == "dask":
-            try:
-                from score.dask_engine import score_files_dask as score_files
-            except ModuleNotFoundError as error:
-                raise InputError(
-                    f"--engine dask needs the dask extra ({error}): pip install '.[dask]'"
-                ) from error
-
-        summary = score_files(
+        score = scoring_function(arguments.engine)
+        summary = score(
             arguments.inputs,
             arguments.output,
             model=arguments.model,
             text_column=arguments.text_column,
             id_column=arguments.id_column,
+            keep_columns=arguments.keep_columns,
             threshold=arguments.threshold,
             batch_size=arguments.batch_size,
-            chunk_bytes=arguments.chunk_bytes,
+            chunk_size=arguments.chunk_size,
             encoding=arguments.encoding,
-            separator=arguments.sep,
+            sep=arguments.sep,
             threads=arguments.threads,
+            max_reject_rate=arguments.max_reject_rate,
+            label_column=arguments.label_column,
+            output_format=arguments.output_format,
+            rejects=arguments.rejects,
+            summary=arguments.summary,
+            progress=progress,
+            progress_seconds=arguments.progress_seconds,
             **extra_options,
         )
     except ScoringError as error:
@@ -147,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             exc_info=arguments.debug,
         )
         return EXIT_UNEXPECTED
-    if arguments.summary is not None:
-        arguments.summary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    evaluation = summary.to_dict()["evaluation"]
+    if evaluation is not None:
+        # The report goes where the scored rows do not, so `-o -` output stays pure CSV.
+        report = sys.stderr if arguments.output == "-" else sys.stdout
+        report.write(format_metrics(evaluation) + "\n")
     return EXIT_OK

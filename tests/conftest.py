@@ -37,6 +37,18 @@ def generate_reviews(count: int, seed: int) -> pd.DataFrame:
     )
 
 
+# A model small enough to train in seconds on the generated reviews.
+SMALL_MODEL = (
+    "--epochs", "2",
+    "--vocabulary-size", "200",
+    "--embedding-dim", "16",
+    "--units", "16",
+    "--sequence-length", "48",
+    "--batch-size", "32",
+    "--learning-rate", "0.01",
+)  # fmt: skip
+
+
 def run_module(module: str, *arguments: str, check: bool = True, **options):
     """Run `python -m module arguments` in a subprocess and return the completed process."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPOSITORY)}
@@ -101,3 +113,18 @@ def exported_model(trained_run) -> Path:
     output = trained_run / "model.onnx"
     run_module("export", str(trained_run), "--output", str(output))
     return output
+
+
+def run_score(*arguments: str, cwd: Path = REPOSITORY, stdin: str | None = None):
+    """Run `python -m score arguments` and return the completed process, whatever its exit."""
+    return run_module("score", *arguments, check=False, cwd=cwd, input=stdin)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """Return the lines of a scorer's standard error logged at level ERROR."""
+    return [line for line in stderr.splitlines() if " ERROR " in line]
+
+
+def temporary_files(folder: Path) -> list[str]:
+    """Return the names of temporary output files left in `folder`."""
+    return sorted(path.name for path in folder.iterdir() if path.name.endswith(".tmp"))

@@ -65,7 +65,7 @@ def test_csv_file_with_split_column(tmp_path):
 def test_csv_invalid_label_names_row(tmp_path):
     path = tmp_path / "all.csv"
     path.write_text("review,sentiment,split\na,maybe,train\n", encoding="utf-8")
-    with pytest.raises(DataError, match="'maybe' in data row 1"):
+    with pytest.raises(DataError, match="'maybe' in column 'sentiment', data row 1"):
         load_dataset(path)
 
 

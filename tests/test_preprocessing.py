@@ -1,5 +1,9 @@
+import functools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from score.preprocessing import (
     OUT_OF_VOCABULARY_ID,
@@ -115,3 +119,50 @@ def test_encode_batch_independent():
         width = alone.lengths[0]
         assert np.array_equal(together.ids[row, :width], alone.ids[0, :width])
         assert together.lengths[row] == alone.lengths[0]
+
+
+@functools.cache
+def shipped_vocabulary() -> tuple[Vocabulary, int]:
+    from score import SentimentModel
+
+    metadata = SentimentModel().metadata
+    return metadata.vocabulary, metadata.sequence_length
+
+
+def assert_ids_in_range(texts: list, vocabulary: Vocabulary, sequence_length: int) -> None:
+    batch = vocabulary.encode(texts, sequence_length)
+    assert batch.ids.shape[0] == len(texts)
+    assert batch.ids.shape[1] <= sequence_length
+    assert batch.ids.min(initial=0) >= PADDING_ID
+    assert batch.ids.max(initial=0) < vocabulary.size
+    assert batch.lengths.min(initial=1) >= 1
+    assert batch.lengths.max(initial=1) <= sequence_length
+
+
+# Any code point, with surrogates and control characters drawn far more often than by chance.
+ANY_TEXT = st.text(
+    st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None)
+    | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=None)
+    | st.characters(min_codepoint=0, max_codepoint=0x1F, categories=None)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ANY_TEXT | st.sampled_from(["NA", "", "<br />", "\x00", "\u200f"]), max_size=8))
+def test_encode_any_text_in_range(texts):
+    vocabulary, sequence_length = shipped_vocabulary()
+    assert_ids_in_range(texts, vocabulary, sequence_length)
+
+
+def test_encode_hostile_texts_in_range():
+    vocabulary, sequence_length = shipped_vocabulary()
+    texts = [
+        "".join(chr(code) for code in range(32)) + "\x7f",
+        "a\x00b\x00\x00c",
+        "\U0001f600\U0001f44d\u2764\ufe0f great",
+        "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd \u202ereversed\u202c",
+        "x" * (5 << 20),
+        "good movie " * 500_000,
+        "\ud800\udfff lone surrogates",
+    ]
+    assert_ids_in_range(texts, vocabulary, sequence_length)

@@ -24,7 +24,7 @@ def test_shipped_model_scores_sample(tmp_path):
     run_module("score", str(SAMPLE_REVIEWS), "-o", str(output))
     scored = pd.read_csv(output, dtype=str)
     sample = pd.read_csv(SAMPLE_REVIEWS, dtype=str)
-    assert scored.columns.tolist() == ["id", "score", "label"]
+    assert scored.columns.tolist() == ["id", "score", "label", "status"]
     assert scored["id"].tolist() == sample["id"].tolist()
     assert scored["score"].astype(float).between(0, 1).all()
     assert set(scored["label"]) == {"positive", "negative"}

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from train.data import DataError
-from train.model import ARCHITECTURES, LSTM
+from train.model import ARCHITECTURES, LAST, LSTM, POOLINGS
 from train.run import TrainConfig
 
 
@@ -38,6 +38,27 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument(
         "--dropout", type=float, default=0.0, help="LSTM input dropout rate during training"
+    )
+    parser.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=LAST,
+        help="LSTM summary of a review: final state, or mean of outputs over its tokens",
+    )
+    parser.add_argument(
+        "--pretrain-embeddings",
+        action="store_true",
+        help="start the embedding from word2vec vectors learnt on the training and unlabelled "
+        "reviews (needs gensim)",
+    )
+    parser.add_argument(
+        "--pretrain-epochs", type=int, default=5, help="word2vec passes over the texts"
+    )
+    parser.add_argument(
+        "--embeddings",
+        default=None,
+        help="embeddings.npy of an earlier run with the same data, seed and vocabulary size, "
+        "to reuse its pretrained word vectors",
     )
     parser.add_argument(
         "--validation-fraction", type=float, default=0.2, help="share of training reviews held out"

@@ -5,20 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from score.errors import InputError
+from score.evaluation import parse_labels
+
 logger = logging.getLogger(__name__)
 
 KERAS_SOURCE = "keras"
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-
-# Labels accepted in a CSV label column, compared after lower-casing.
-POSITIVE_LABELS = {"1", "pos", "positive"}
-NEGATIVE_LABELS = {"0", "neg", "negative"}
 
 
 class DataError(ValueError):
@@ -51,6 +50,7 @@ class Dataset:
     train: Reviews
     test: Reviews
     source: str
+    unlabelled: list[str] = field(default_factory=list)
 
 
 def load_dataset(
@@ -71,6 +71,7 @@ def load_dataset(
             train=load_aclimdb_split(path / "train"),
             test=load_aclimdb_split(path / "test"),
             source=str(path),
+            unlabelled=load_unlabelled(path / "train" / "unsup"),
         )
     if path.is_dir() and (path / "train.csv").is_file():
         return Dataset(
@@ -103,6 +104,17 @@ def load_aclimdb_split(folder: Path) -> Reviews:
     return Reviews(texts=texts, labels=np.asarray(labels, dtype=np.int32))
 
 
+def load_unlabelled(folder: Path) -> list[str]:
+    """Read the unlabelled reviews of an aclImdb `train/unsup` folder; none when it is absent."""
+    if not folder.is_dir():
+        return []
+    texts = [
+        file.read_text(encoding="utf-8", errors="replace") for file in sorted(folder.glob("*.txt"))
+    ]
+    logger.info("read %d unlabelled reviews from %s", len(texts), folder)
+    return texts
+
+
 def _read_labelled_frame(path: Path, text_column: str, label_column: str) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     for column in (text_column, label_column):
@@ -115,16 +127,11 @@ def _read_labelled_frame(path: Path, text_column: str, label_column: str) -> pd.
 
 
 def _to_reviews(frame: pd.DataFrame, path: Path, text_column: str, label_column: str) -> Reviews:
-    raw = frame[label_column].str.strip().str.lower()
-    unknown = ~raw.isin(POSITIVE_LABELS | NEGATIVE_LABELS)
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(
-            f"{path}: label {frame[label_column].iloc[row]!r} in data row {row + 1} is invalid: "
-            "use 1/0, pos/neg or positive/negative"
-        )
-    labels = raw.isin(POSITIVE_LABELS).to_numpy().astype(np.int32)
-    return Reviews(texts=frame[text_column].tolist(), labels=labels)
+    try:
+        labels = parse_labels(frame[label_column], label_column, str(path))
+    except InputError as error:
+        raise DataError(str(error)) from error
+    return Reviews(texts=frame[text_column].tolist(), labels=labels.astype(np.int32))
 
 
 def load_csv(path: Path, text_column: str, label_column: str) -> Reviews:

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from score import preprocessing
 from score.preprocessing import Vocabulary
-from train import data, plots
+from train import data, model_card, plots
 from train.model import LSTM, MLP, build_model
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,10 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 1e-3
     dropout: float = 0.0
+    pooling: str = "last"
+    pretrain_embeddings: bool = False
+    pretrain_epochs: int = 5
+    embeddings: str | None = None
     validation_fraction: float = 0.2
     seed: int = 1337
     text_column: str = "review"
@@ -116,10 +120,33 @@ def train(config: TrainConfig) -> dict:
         vocabulary.size,
     )
 
+    (out / VOCABULARY_NAME).write_text("\n".join(vocabulary.words) + "\n", encoding="utf-8")
+
     length = config.sequence_length
     x_train = _encode(vocabulary, train_reviews, length)
     x_validation = _encode(vocabulary, validation_reviews, length)
     x_test = _encode(vocabulary, dataset.test, length)
+
+    embedding_matrix = None
+    if config.embeddings is not None:
+        from train.embeddings import load_embeddings
+
+        embedding_matrix = load_embeddings(
+            Path(config.embeddings), vocabulary, config.vocabulary_size, config.embedding_dim
+        )
+    elif config.pretrain_embeddings:
+        from train.embeddings import pretrain_embeddings, save_embeddings
+
+        # Unlabelled and training texts only: the test split never shapes the model.
+        embedding_matrix = pretrain_embeddings(
+            train_reviews.texts + validation_reviews.texts + dataset.unlabelled,
+            vocabulary,
+            config.vocabulary_size,
+            config.embedding_dim,
+            seed=config.seed,
+            epochs=config.pretrain_epochs,
+        )
+        save_embeddings(out, embedding_matrix)
 
     model = build_model(
         config.architecture,
@@ -129,6 +156,8 @@ def train(config: TrainConfig) -> dict:
         units=config.resolved_units(),
         learning_rate=config.learning_rate,
         dropout=config.dropout,
+        embedding_matrix=embedding_matrix,
+        pooling=config.pooling,
     )
     checkpoint_path = out / CHECKPOINT_NAME
     history = model.fit(
@@ -153,7 +182,6 @@ def train(config: TrainConfig) -> dict:
     test_loss, test_accuracy = best.evaluate(x_test, dataset.test.labels, batch_size=256, verbose=0)
     test_scores = best.predict(x_test, batch_size=256, verbose=0).reshape(-1)
 
-    (out / VOCABULARY_NAME).write_text("\n".join(vocabulary.words) + "\n", encoding="utf-8")
     settings = {
         "vocabulary_size": config.vocabulary_size,
         "sequence_length": length,
@@ -162,11 +190,13 @@ def train(config: TrainConfig) -> dict:
         "padding_id": preprocessing.PADDING_ID,
         "out_of_vocabulary_id": preprocessing.OUT_OF_VOCABULARY_ID,
         "architecture": config.architecture,
+        "pooling": config.pooling,
     }
     (out / PREPROCESSING_NAME).write_text(json.dumps(settings, indent=2) + "\n")
 
     metrics = {
         "architecture": config.architecture,
+        "units": config.resolved_units(),
         "config": {key: str(value) for key, value in asdict(config).items()},
         "history": {key: [float(v) for v in values] for key, values in history.items()},
         "best_epoch": best_epoch,
@@ -178,6 +208,7 @@ def train(config: TrainConfig) -> dict:
             "train": len(train_reviews),
             "validation": len(validation_reviews),
             "test": len(dataset.test),
+            "unlabelled": len(dataset.unlabelled) if config.pretrain_embeddings else 0,
         },
         "data_source": dataset.source,
         "data_fingerprint": {
@@ -190,6 +221,7 @@ def train(config: TrainConfig) -> dict:
     }
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=2) + "\n")
     plots.write_plots(out, history, best_epoch, dataset.test.labels, test_scores)
+    model_card.write(out, metrics)
     logger.info(
         "best epoch %d: validation loss %.4f, test accuracy %.4f; run folder %s",
         best_epoch,

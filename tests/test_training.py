@@ -1,0 +1,84 @@
+"""Training runs: reproducibility, the model card, and pretrained embeddings."""
+
+import json
+
+import onnx
+import pytest
+
+from tests.conftest import SMALL_MODEL, run_module
+
+pytest.importorskip("tensorflow")
+
+
+def test_training_reproducible_with_seed(generated_data, trained_run, tmp_path):
+    run_module(
+        "train", "--data", str(generated_data), "--out", str(tmp_path), *SMALL_MODEL, "--seed", "7"
+    )
+    first = json.loads((trained_run / "metrics.json").read_text())
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    assert again["data_fingerprint"] == first["data_fingerprint"]
+    assert again["best_epoch"] == first["best_epoch"]
+    assert abs(again["validation_accuracy"] - first["validation_accuracy"]) <= 0.002
+    assert abs(again["test_accuracy"] - first["test_accuracy"]) <= 0.002
+
+
+def test_model_card_describes_run(trained_run):
+    card = (trained_run / "MODEL_CARD.md").read_text()
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert f"{100 * metrics['test_accuracy']:.2f}%" in card
+    assert "LSTM(16" in card
+    assert metrics["data_fingerprint"]["train"] in card
+    assert "Intended use and limits" in card
+    assert "learning_curves.png" in card
+
+
+def test_pretrained_embeddings_run(generated_data, tmp_path):
+    pytest.importorskip("gensim")
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--pretrain-embeddings",
+        "--pretrain-epochs", "2",
+    )  # fmt: skip
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["pretrain_embeddings"] == "True"
+    assert "word2vec" in (tmp_path / "MODEL_CARD.md").read_text()
+    assert (tmp_path / "embeddings.npy").is_file()
+
+    reused = tmp_path / "reused"
+    embeddings = str(tmp_path / "embeddings.npy")
+    run_module(
+        "train", "--data", str(generated_data), "--out", str(reused), *SMALL_MODEL,
+        "--embeddings", embeddings,
+    )  # fmt: skip
+    assert (reused / "best.keras").is_file()
+
+    other_vocabulary = run_module(
+        "train", "--data", str(generated_data), "--out", str(tmp_path / "other"), *SMALL_MODEL,
+        "--vocabulary-size", "20", "--embeddings", embeddings,
+        check=False,
+    )  # fmt: skip
+    assert other_vocabulary.returncode == 2
+    assert "index another vocabulary" in other_vocabulary.stderr
+    assert "Traceback" not in other_vocabulary.stderr
+
+
+def test_mean_pooling_exports_with_parity(generated_data, tmp_path):
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--pooling", "mean",
+    )  # fmt: skip
+    run_module("export", str(tmp_path), "--output", str(tmp_path / "model.onnx"))
+    model = onnx.load(tmp_path / "model.onnx")
+    operators = {node.op_type for node in model.graph.node}
+    assert "ReduceSum" in operators
+    assert "ReduceMean" not in operators
+    entries = {entry.key: entry.value for entry in model.metadata_props}
+    export = json.loads(entries["sentiment.export"])
+    assert export["parity_max_abs_difference"] <= 1e-4
+    assert json.loads(entries["sentiment.preprocessing"])["pooling"] == "mean"
