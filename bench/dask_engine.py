@@ -1,6 +1,6 @@
 """Time the Dask engine on a local cluster against the single-process scorer, same inputs.
 
-    python -m bench.dask_engine [--files 8] [--rows 20000] [--workers N]
+    python -m bench.dask_engine [--files 8] [--rows 20000] [--workers N] [--part-bytes N]
 
 Generates `--files` CSV files of `--rows` reviews each in a temporary folder. Scores them once
 with `score_files` in this process (onnxruntime on every core), then once with
@@ -20,7 +20,7 @@ import pandas as pd
 from distributed import LocalCluster
 
 from score import score_files
-from score.dask_engine import score_files_dask
+from score.dask_engine import DEFAULT_PART_BYTES, score_files_dask
 from score.model import available_cores
 
 WORDS = (
@@ -46,6 +46,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8, help="input files")
     parser.add_argument("--rows", type=int, default=20000, help="reviews per file")
     parser.add_argument("--workers", type=int, default=available_cores(), help="Dask workers")
+    parser.add_argument(
+        "--part-bytes",
+        type=int,
+        default=DEFAULT_PART_BYTES,
+        help="split files larger than this many bytes into parts (default: 64 MiB)",
+    )
     arguments = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temporary:
@@ -53,9 +59,13 @@ def main() -> None:
         paths = write_inputs(folder, arguments.files, arguments.rows)
         rows = arguments.files * arguments.rows
 
+        single_folder = folder / "single"
+        dask_folder = folder / "dask"
+        single_folder.mkdir()
+        dask_folder.mkdir()
+
         started = time.perf_counter()
-        for path in paths:
-            score_files([path], folder / f"{path.stem}.single.csv")
+        score_files(paths, single_folder)
         single_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -63,11 +73,16 @@ def main() -> None:
             n_workers=arguments.workers,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
         ) as cluster:
             startup_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            score_files_dask(paths, folder / "dask", scheduler=cluster.scheduler_address)
+            score_files_dask(
+                paths,
+                dask_folder,
+                scheduler=cluster.scheduler_address,
+                part_bytes=arguments.part_bytes,
+            )
             dask_seconds = time.perf_counter() - started
 
     print("| engine | files x rows | seconds | rows/s |")

@@ -1,43 +1,52 @@
-"""Score many CSV files, or one large one, on a Dask cluster: `python -m score --engine dask`.
+"""Score on a Dask cluster: `python -m score --engine dask`, or `score_files_dask` in Python.
 
-Each input becomes one or more parts. A file with an id column is split at record boundaries
-(`score.csv_split`) into parts of about `part_bytes`. A file without one stays whole, because
-its ids are row numbers that a part cannot know without reading the records before it. One
-task per part scores it with the worker's cached model (`score.model_cache`) and writes the
-part to a temporary file renamed into place, so a task that Dask reruns after losing a worker
-rewrites the same part. One more task per input then concatenates the parts, in order, into
-`NAME.scored.csv`. The tasks are plain futures, not dask.dataframe, so nothing runs on the
-client but planning: reading each header and scanning split files for record boundaries.
+The run is planned as in one process (`score_files` with a `DaskEngine`), so inputs, outputs,
+rejects files, formats, the summary and the logs are the same. Each job then becomes tasks:
 
-Inputs, outputs and a `--model` file must be at the same paths on the client and on every
+- A plain `.csv` file larger than `part_bytes` is split at record boundaries
+  (`score.csv_split`). One task per byte range scores it with `score_file` into a Parquet part
+  and a rejects part, numbered as in the whole file, and a join task copies the parts in order
+  into the output and rejects files. Parts are scored with no reject limit, and the join applies
+  `max_reject_rate` to the whole file.
+- Any other file (small, compressed, or with quoting the split cannot vouch for) is one task
+  that runs `score_file` on the whole job.
+
+Every file is written to a temporary file and renamed into place when complete, so a task that
+Dask reruns after losing its worker rewrites the same part and leaves no partial or duplicate
+rows. Tasks are plain futures, so nothing runs on the client but planning: reading headers and
+scanning split files for record boundaries. Each worker process loads the model once
+(`score.model_cache`), with onnxruntime threads sized so that the workers on a host share its
+cores. Inputs, outputs and a `--model` file must be at the same paths on the client and on every
 worker, as on one machine or a shared file system.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import pairwise
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-from distributed import Client, KilledWorker, LocalCluster, get_worker
+import pyarrow.parquet as pq
+from distributed import Client, Future, KilledWorker, LocalCluster, get_worker
 from distributed.comm import get_address_host
 
-from score import csv_split, reader
-from score.api import NEGATIVE, POSITIVE, FileSummary, RunSummary, default_output
-from score.errors import ClusterError, InputError
-from score.model import DEFAULT_BATCH_SIZE, SentimentModel, available_cores
+from score import csv_split, sources
+from score.api import ScoringOptions, log_file_summary, score_file, score_files
+from score.chunks import check_reject_rate
+from score.errors import ClusterError, InputError, ScoringError
+from score.model import SentimentModel, available_cores, default_model_path
 from score.model_cache import cached_model
-from score.writer import AtomicCsvWriter
+from score.progress import Progress
+from score.reader import CsvRecords
+from score.sources import Job
+from score.summary import FileSummary, RunSummary
+from score.writer import AtomicFile, open_writer, write_error
 
 logger = logging.getLogger(__name__)
 
@@ -46,179 +55,139 @@ WORKER_WAIT_SECONDS = 120
 
 
 @dataclass(frozen=True)
-class Part:
-    """Bytes `start` to `end` of an input; `end` None streams the whole file."""
+class WorkerModel:
+    """The settings a task needs to load the run's model in its worker, small enough to pickle.
 
-    index: int
-    start: int = 0
-    end: int | None = None
+    `path` None is the model shipped in the worker's own installation.
+    """
 
-
-@dataclass(frozen=True)
-class FilePlan:
-    """An input file, its output and its parts."""
-
-    input: Path
-    destination: Path
-    columns: reader.Columns
-    parts: list[Part] = field(default_factory=list)
-
-    @property
-    def parts_folder(self) -> Path:
-        return self.destination.parent / f".{self.destination.name}.parts"
-
-    def part_path(self, index: int) -> Path:
-        return self.parts_folder / f"part-{index:05d}.csv"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Settings a task needs to load the model and score a part, small enough to pickle."""
-
-    model_path: str | None
-    model_checksum: str
+    path: str | None
+    checksum: str
     batch_size: int
-    threshold: float
-    encoding: str
-    separator: str
-    chunk_bytes: int
     threads: int | None
     task_slots_by_host: dict[str, int]
 
 
+@dataclass
+class FilePlan:
+    """A job and, when its file is split, the jobs of its parts and their folder."""
+
+    job: Job
+    parts: list[Job] = field(default_factory=list)
+    parts_folder: Path | None = None
+
+
 def score_files_dask(
     inputs: list[str | Path],
-    output_dir: str | Path | None = None,
+    output: str | Path | None = None,
     *,
     scheduler: str | None = None,
     workers: int | None = None,
     part_bytes: int = DEFAULT_PART_BYTES,
-    model: str | Path | SentimentModel | None = None,
-    text_column: str | None = None,
-    id_column: str | None = None,
-    threshold: float | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    chunk_bytes: int = reader.DEFAULT_CHUNK_BYTES,
-    encoding: str = "utf-8",
-    separator: str = ",",
     threads: int | None = None,
+    **options,
 ) -> RunSummary:
-    """Score each CSV file in `inputs` on a Dask cluster, as `score_files` does in-process.
+    """Score `inputs` on a Dask cluster, with the outputs and summary of `score_files`.
 
-    Writes `output_dir/NAME.scored.csv` per input (default: beside the input) with the rows,
-    ids, scores and labels that `score_files` writes. `scheduler` is the address of a running
-    Dask scheduler. Without it, a local cluster of `workers` processes (default: one per
-    available core) with one thread each is started and closed. `threads` sets onnxruntime's
-    threads per worker process, by default the host's cores divided by the task slots of the
-    workers on that host. A file's `seconds` in the summary is the sum of its tasks' times.
-    Raises `InputError`, `ModelError` or `ClusterError`.
+    `scheduler` is the address of a running Dask scheduler. Without it, a local cluster of
+    `workers` processes (default: one per available core) with one thread each is started on
+    127.0.0.1 and closed at the end. `part_bytes` is the size of the parts that large files are
+    split into. `threads` sets onnxruntime's threads per worker process, by default the host's
+    cores divided by the task slots of the workers on that host. The other keyword arguments
+    are those of `score_files`.
+
+    A file's `seconds` in the summary is the sum of its tasks' times. Files are scored at the
+    same time, so when one fails, files after it in input order may have been written too. The
+    summary lists them. Raises `InputError`, `ModelError`, `RejectRateExceeded` or
+    `ClusterError`.
     """
-    started = time.monotonic()
-    # Workers resolve the shipped model in their own installation, checked by its checksum.
-    model_path = None if model is None else str(Path(getattr(model, "path", model)).resolve())
-    if not isinstance(model, SentimentModel):
-        model = SentimentModel(model, threads=1, batch_size=batch_size)
-    threshold = model.threshold if threshold is None else threshold
-    if not 0 <= threshold <= 1:
-        raise InputError(f"threshold {threshold} is invalid: use a value from 0 to 1")
-    if workers is not None and workers < 1:
-        raise InputError(f"{workers} workers is invalid: use 1 or more")
-    plans = plan_files(
-        [Path(path) for path in inputs],
-        output_dir,
-        text_column,
-        id_column,
-        encoding,
-        separator,
-        part_bytes,
-    )
-
-    summary = RunSummary(model_id=model.model_id, model_path=str(model.path))
-    with connect(scheduler, workers) as client:
-        settings = Settings(
-            model_path=model_path,
-            model_checksum=model.checksum,
-            batch_size=batch_size,
-            threshold=threshold,
-            encoding=encoding,
-            separator=separator,
-            chunk_bytes=chunk_bytes,
-            threads=threads,
-            task_slots_by_host=task_slots_by_host(client),
-        )
-        logger.info(
-            "model %s (sha256 %s); %d inputs in %d parts on %d workers",
-            model.model_id,
-            model.checksum,
-            len(plans),
-            sum(len(plan.parts) for plan in plans),
-            len(client.scheduler_info()["workers"]),
-        )
-        summary.files = run_plans(client, plans, settings)
-
-    summary.rows = sum(file.rows for file in summary.files)
-    summary.positive = sum(file.positive for file in summary.files)
-    summary.seconds = round(time.monotonic() - started, 3)
-    logger.info(
-        "scored %d rows (%d positive) in %.2f s, %.0f rows/s",
-        summary.rows,
-        summary.positive,
-        summary.seconds,
-        summary.rows / max(summary.seconds, 1e-9),
-    )
-    return summary
+    engine = DaskEngine(scheduler, workers, part_bytes, threads)
+    # The model loaded here only provides its id, checksum and threshold.
+    return score_files(inputs, output, threads=1, engine=engine, **options)
 
 
-def plan_files(
-    paths: list[Path],
-    output_dir: str | Path | None,
-    text_column: str | None,
-    id_column: str | None,
-    encoding: str,
-    separator: str,
-    part_bytes: int,
-) -> list[FilePlan]:
-    """Check each input, choose its columns and destination, and split it into parts."""
-    if output_dir is not None:
-        output_dir = Path(output_dir)
-        if output_dir.exists() and not output_dir.is_dir():
-            raise InputError(f"output {output_dir} is a file: the dask engine takes a folder")
-        output_dir.mkdir(parents=True, exist_ok=True)
-    plans, destinations = [], {}
-    for path in paths:
-        if not path.is_file():
-            raise InputError(f"input {path} not found or not a file: check the path")
-        destination = default_output(path)
-        if output_dir is not None:
-            destination = output_dir / destination.name
-        if destination in destinations:
-            raise InputError(
-                f"inputs {destinations[destination]} and {path} would both be written to "
-                f"{destination}: rename one of them"
+@dataclass(frozen=True)
+class DaskEngine:
+    """The `score_files` engine that scores each job's parts as tasks on a Dask cluster."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    part_bytes: int = DEFAULT_PART_BYTES
+    threads: int | None = None
+
+    def settings(self) -> dict[str, object]:
+        return {
+            "engine": "dask",
+            "scheduler": self.scheduler,
+            "workers": self.workers,
+            "part_bytes": self.part_bytes,
+            "worker_threads": self.threads,
+        }
+
+    def score_jobs(
+        self,
+        run: RunSummary,
+        jobs: list[Job],
+        model: SentimentModel,
+        options: ScoringOptions,
+        progress: Progress,
+    ) -> None:
+        """Score `jobs` on the cluster and add their summaries to `run`.
+
+        Progress is one log line per finished file, so `progress` is not used.
+        """
+        if self.part_bytes < 1:
+            raise InputError(f"part size {self.part_bytes} bytes is invalid: use 1 or more")
+        if self.workers is not None and self.workers < 1:
+            raise InputError(f"{self.workers} workers is invalid: use 1 or more")
+        run_id = uuid.uuid4().hex[:8]
+        plans = [plan_file(job, options, self.part_bytes, run_id) for job in jobs]
+        path = None if model.path == default_model_path() else str(model.path.resolve())
+        with connect(self.scheduler, self.workers) as client:
+            worker_model = WorkerModel(
+                path, model.checksum, model.batch_size, self.threads, task_slots_by_host(client)
             )
-        destinations[destination] = path
-        columns = reader.choose_columns(
-            path, reader.read_header(path, encoding, separator), text_column, id_column
-        )
-        plans.append(
-            FilePlan(
-                path, destination, columns, split(path, columns, encoding, separator, part_bytes)
+            logger.info(
+                "%d input(s) in %d task(s) on %d Dask worker(s)",
+                len(plans),
+                sum(len(plan.parts) + 1 for plan in plans),
+                len(client.scheduler_info()["workers"]),
             )
+            run_plans(client, run, plans, worker_model, options, run_id)
+
+
+def plan_file(job: Job, options: ScoringOptions, part_bytes: int, run_id: str) -> FilePlan:
+    """Split the job's file into part jobs when it is large enough and safe to split."""
+    if sources.STANDARD_STREAM in (job.source, job.output):
+        raise InputError(
+            "the Dask engine reads and writes files, not standard input or output: "
+            "pass files, and -o a file or folder"
         )
-    return plans
+    path = Path(job.source)
+    if path.suffix != ".csv" or path.stat().st_size <= part_bytes:
+        return FilePlan(job)
+    with sources.open_binary(job.source) as stream:
+        records = CsvRecords(stream, job.source, options.encoding, options.sep)
+        header, header_lines = records.header, records.lines.count
+    ranges = csv_split.split_ranges(
+        path, header, header_lines, options.encoding, options.sep, part_bytes
+    )
+    if len(ranges) < 2:
+        return FilePlan(job)
 
-
-def split(
-    path: Path, columns: reader.Columns, encoding: str, separator: str, part_bytes: int
-) -> list[Part]:
-    size = path.stat().st_size
-    if size <= part_bytes or columns.id is None:
-        return [Part(0)]
-    if not csv_split.is_ascii_compatible(encoding, separator):
-        logger.info("%s: not split, because %s is not ASCII-compatible", path, encoding)
-        return [Part(0)]
-    offsets = csv_split.record_boundaries(path, part_bytes) + [size]
-    return [Part(index, start, end) for index, (start, end) in enumerate(pairwise(offsets))]
+    output = Path(job.output)
+    folder = output.parent / f".{output.name}.{run_id}.parts"
+    parts = [
+        Job(
+            job.source,
+            str(folder / f"part-{index:05d}.parquet"),
+            "parquet",
+            str(folder / f"part-{index:05d}.rejects.csv"),
+            byte_range,
+        )
+        for index, byte_range in enumerate(ranges)
+    ]
+    return FilePlan(job, parts, folder)
 
 
 @contextmanager
@@ -233,7 +202,8 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                # The scheduler's HTTP server (dashboard, metrics) takes a free loopback port.
+                dashboard_address="127.0.0.1:0",
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -268,131 +238,149 @@ def task_slots_by_host(client: Client) -> dict[str, int]:
     return slots
 
 
-def run_plans(client: Client, plans: list[FilePlan], settings: Settings) -> list[FileSummary]:
-    """Submit one task per part and one join per file, and wait for the joins."""
-    run_id = uuid.uuid4().hex[:8]
-    joins = []
+def run_plans(
+    client: Client,
+    run: RunSummary,
+    plans: list[FilePlan],
+    worker_model: WorkerModel,
+    options: ScoringOptions,
+    run_id: str,
+) -> None:
+    """Submit the tasks of every file, then add the file summaries to `run` in input order."""
+    part_options = replace(options, max_reject_rate=1.0)
+    submitted: list[Future] = []
+    results: list[Future] = []
     for number, plan in enumerate(plans):
-        plan.parts_folder.mkdir(exist_ok=True)
+        if not plan.parts:
+            key = f"score-file-{run_id}-{number}"
+            results.append(client.submit(score_job, plan.job, worker_model, options, key=key))
+            continue
+        plan.parts_folder.mkdir()
         parts = [
             client.submit(
-                score_part, plan, part, settings, key=f"score-part-{run_id}-{number}-{part.index}"
+                score_job, part, worker_model, part_options, key=f"score-part-{run_id}-{number}-{i}"
             )
-            for part in plan.parts
+            for i, part in enumerate(plan.parts)
         ]
-        joins.append(client.submit(join_parts, plan, parts, key=f"join-parts-{run_id}-{number}"))
+        submitted.extend(parts)
+        key = f"join-parts-{run_id}-{number}"
+        results.append(
+            client.submit(join_parts, plan.job, plan.parts, parts, options.max_reject_rate, key=key)
+        )
+    submitted.extend(results)
     try:
-        return client.gather(joins)
+        collect_in_order(run, plans, results)
     except KilledWorker as error:
         raise ClusterError(
             f"a task was running on every worker that died ({error}): check the workers' logs "
             "for running out of memory"
         ) from error
     finally:
-        client.cancel(joins)
+        client.cancel(submitted)
         for plan in plans:
-            shutil.rmtree(plan.parts_folder, ignore_errors=True)
+            if plan.parts_folder is not None:
+                shutil.rmtree(plan.parts_folder, ignore_errors=True)
 
 
-def worker_threads(settings: Settings) -> int:
+def collect_in_order(run: RunSummary, plans: list[FilePlan], results: list[Future]) -> None:
+    """Wait for each file in input order, and on a failure also list the files already done."""
+    for number, (plan, result) in enumerate(zip(plans, results, strict=True)):
+        try:
+            summary = result.result()
+        except ScoringError as error:
+            failed = error.file_summary
+            if failed is None or failed.output != plan.job.output:
+                # The error of a part: its counts are not the file's.
+                job = plan.job
+                failed = FileSummary(input=job.source, output=job.output, rejects=job.rejects)
+            run.files.append(failed)
+            for later in results[number + 1 :]:
+                if later.status == "finished":
+                    run.files.append(later.result())
+            raise
+        log_file_summary(summary)
+        run.files.append(summary)
+
+
+def worker_threads(worker_model: WorkerModel) -> int:
     """Return the onnxruntime threads for a model in this worker process."""
-    if settings.threads:
-        return settings.threads
+    if worker_model.threads:
+        return worker_model.threads
     worker = get_worker()
     host = get_address_host(worker.address)
     # NOTE: a worker that joined after the run started counts only its own threads.
-    slots = settings.task_slots_by_host.get(host, worker.state.nthreads)
+    slots = worker_model.task_slots_by_host.get(host, worker.state.nthreads)
     return max(1, available_cores() // slots)
 
 
-def output_schema(columns: reader.Columns) -> pa.Schema:
-    return pa.schema(
-        [
-            (columns.id or reader.ROW_NUMBER_COLUMN, pa.string() if columns.id else pa.int64()),
-            ("score", pa.float32()),
-            ("label", pa.string()),
-        ]
-    )
-
-
-def score_part(plan: FilePlan, part: Part, settings: Settings) -> dict:
-    """Score one part into its part file and return its counts; runs on a worker."""
-    started = time.monotonic()
+def score_job(job: Job, worker_model: WorkerModel, options: ScoringOptions) -> FileSummary:
+    """Score a whole file or a part with this worker's model; runs on a worker."""
     model = cached_model(
-        settings.model_path, settings.model_checksum, worker_threads(settings), settings.batch_size
+        worker_model.path,
+        worker_model.checksum,
+        worker_threads(worker_model),
+        worker_model.batch_size,
     )
-    if part.end is None:
-        batches = reader.read_chunks(
-            plan.input, plan.columns, settings.encoding, settings.separator, settings.chunk_bytes
-        )
-    else:
-        batches = csv_split.read_range(
-            plan.input,
-            plan.columns,
-            part.start,
-            part.end,
-            settings.encoding,
-            settings.separator,
-            settings.chunk_bytes,
-        )
+    return score_file(model, job, options)
 
-    # A rerun after the join removed the folder needs it again.
-    plan.parts_folder.mkdir(exist_ok=True)
-    schema = output_schema(plan.columns)
-    counts = {"rows": 0, "positive": 0}
 
-    writer = AtomicCsvWriter(plan.part_path(part.index), schema)
+def join_parts(
+    job: Job, parts: list[Job], part_summaries: list[FileSummary], max_reject_rate: float
+) -> FileSummary:
+    """Copy the parts, in order, into the job's rejects and output files; runs on a worker.
+
+    As in one process, the rejects file is written first, and the output only when the share
+    of rejected records is within `max_reject_rate`. The part files are left to the client,
+    which removes their folder, so a rerun of this task finds them again.
+    """
+    started = time.monotonic()
+    summary = FileSummary(
+        input=job.source,
+        output=job.output,
+        rejects=job.rejects,
+        threshold=part_summaries[0].threshold,
+    )
+    for part_summary in part_summaries:
+        summary.add(part_summary)
     try:
-        for batch in batches:
-            scores = model.score_texts(batch.column(plan.columns.text))
-            positive = scores >= settings.threshold
-            if plan.columns.id:
-                ids = batch.column(plan.columns.id)
-            else:
-                first = counts["rows"]
-                ids = pa.array(np.arange(first, first + len(scores)), pa.int64())
-            labels = pc.if_else(pa.array(positive), POSITIVE, NEGATIVE)
-            writer.write(pa.table([ids, pa.array(scores), labels], schema=schema))
-            counts["rows"] += len(scores)
-            counts["positive"] += int(positive.sum())
+        join_rejects([part.rejects for part in parts], job.rejects)
+        check_reject_rate(summary, sources.describe(job.source), max_reject_rate)
+        join_outputs([part.output for part in parts], job.output, job.output_format)
+    except ScoringError as error:
+        error.file_summary = summary
+        raise
+    summary.written = True
+    summary.seconds = round(summary.seconds + time.monotonic() - started, 3)
+    return summary
+
+
+def join_rejects(part_paths: list[str], path: str) -> None:
+    """Concatenate rejects CSV files into `path`, keeping the header of the first only."""
+    target = AtomicFile(Path(path))
+    try:
+        for index, part_path in enumerate(part_paths):
+            with open(part_path, "rb") as part:
+                if index > 0:
+                    part.readline()  # The header row, one line without quoted fields.
+                shutil.copyfileobj(part, target.file)
+        target.commit()
+    except OSError as error:
+        target.discard()
+        raise write_error(path, error) from error
+    except BaseException:
+        target.discard()
+        raise
+
+
+def join_outputs(part_paths: list[str], path: str, output_format: str) -> None:
+    """Write the rows of Parquet parts, in order, to `path` in `output_format`."""
+    schema = pq.read_schema(part_paths[0]).remove_metadata()
+    writer = open_writer(path, output_format, schema)
+    try:
+        for part_path in part_paths:
+            for batch in pq.ParquetFile(part_path).iter_batches():
+                writer.write(pa.Table.from_batches([batch]).cast(schema))
         writer.commit()
     except BaseException:
         writer.discard()
         raise
-
-    counts["seconds"] = time.monotonic() - started
-    return counts
-
-
-def join_parts(plan: FilePlan, part_counts: list[dict]) -> FileSummary:
-    """Concatenate the part files into the destination and remove them; runs on a worker.
-
-    An earlier attempt of this task may have renamed the joined file into place and removed
-    some parts before its worker died, so missing parts with the destination present mean
-    the work is done.
-    """
-    paths = [plan.part_path(part.index) for part in plan.parts]
-    if all(path.exists() for path in paths):
-        temporary = plan.parts_folder / f".joined.{uuid.uuid4().hex}.tmp"
-        with temporary.open("wb") as joined:
-            for index, path in enumerate(paths):
-                with path.open("rb") as part_file:
-                    if index > 0:
-                        part_file.readline()  # The header, written once by part 0.
-                    shutil.copyfileobj(part_file, joined)
-            joined.flush()
-            os.fsync(joined.fileno())
-        os.replace(temporary, plan.destination)
-    elif not plan.destination.exists():
-        raise ClusterError(
-            f"parts of {plan.input} in {plan.parts_folder} are missing: run the job again"
-        )
-    shutil.rmtree(plan.parts_folder, ignore_errors=True)
-    logger.info("%s: %d parts -> %s", plan.input, len(paths), plan.destination)
-    return FileSummary(
-        input=str(plan.input),
-        output=str(plan.destination),
-        rows=sum(counts["rows"] for counts in part_counts),
-        positive=sum(counts["positive"] for counts in part_counts),
-        seconds=round(sum(counts["seconds"] for counts in part_counts), 3),
-    )
