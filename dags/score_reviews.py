@@ -1,8 +1,9 @@
 """Score the review files of a daily folder with Airflow 3, from Python or from the shell.
 
-Each run scores the CSV files in `INPUT_ROOT/YYYY-MM-DD/`, the folder named for the run's
-logical date, and writes `NAME.scored.csv` beside each input. Files that already end in
-`.scored.csv` are skipped, so a rerun does not score its own outputs. `INPUT_ROOT` is the
+Each run scores the CSV files (`.csv`, `.csv.gz`, `.csv.zst`) in `INPUT_ROOT/YYYY-MM-DD/`, the
+folder named for the run's logical date, and writes `NAME.scored.csv` and
+`NAME.scored.rejects.csv` beside each input. Files with `.scored.` in their name are skipped,
+so a rerun does not score its own outputs or rejects files. `INPUT_ROOT` is the
 `input_root` param, by default the `SCORE_REVIEWS_ROOT` environment variable of the process
 that parses this file, else `/data/reviews`. An empty or missing daily folder fails the run.
 
@@ -28,7 +29,9 @@ from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import Param, dag, task
 
 DEFAULT_INPUT_ROOT = os.environ.get("SCORE_REVIEWS_ROOT", "/data/reviews")
-SCORED_SUFFIX = ".scored.csv"
+# The scorer names its outputs NAME.scored.FORMAT and its rejects files NAME.scored.rejects.csv.
+SCORED_MARK = ".scored."
+INPUT_SUFFIXES = (".csv", ".csv.gz", ".csv.zst")
 
 DAG_SETTINGS = {
     "schedule": "@daily",
@@ -49,7 +52,14 @@ BASH_SCRIPT = """\
 set -euo pipefail
 shopt -s nullglob extglob
 folder="{{ params.input_root }}/{{ ds }}"
-set -- "$folder"/!(*.scored).csv
+inputs=()
+for file in "$folder"/*.@(csv|csv.gz|csv.zst); do
+    name="${file##*/}"
+    if [[ "$name" != *.scored.* ]]; then
+        inputs+=("$file")
+    fi
+done
+set -- "${inputs[@]}"
 if (( $# == 0 )); then
     echo "no CSV files to score in $folder: check that the day's files were delivered" >&2
     exit 2
@@ -62,13 +72,13 @@ python -m json.tool --compact "$summary"
 
 
 def daily_inputs(folder: Path) -> list[Path]:
-    """Return the CSV files to score in `folder`, sorted, leaving out earlier outputs."""
+    """Return the CSV files to score in `folder`, sorted, leaving out outputs and rejects."""
     from score.errors import InputError
 
     inputs = sorted(
         path
-        for path in folder.glob("*.csv")
-        if path.is_file() and not path.name.endswith(SCORED_SUFFIX)
+        for path in folder.iterdir()
+        if path.is_file() and path.name.endswith(INPUT_SUFFIXES) and SCORED_MARK not in path.name
     )
     if not inputs:
         raise InputError(

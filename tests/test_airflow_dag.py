@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -46,6 +47,12 @@ def write_day(root: Path, day: str, files: dict[str, pd.DataFrame]) -> Path:
     return folder
 
 
+def write_earlier_outputs(folder: Path) -> None:
+    """Write an output and a rejects file of an earlier run, which a rerun must not score."""
+    generate_reviews(3, seed=40).to_csv(folder / "old.scored.csv", index=False)
+    (folder / "old.scored.rejects.csv").write_text("line,reason,record\n")
+
+
 @pytest.fixture(scope="module")
 def dag_runs(tmp_path_factory) -> dict:
     """Run both DAGs on a good day and on a day with a file lacking a review column."""
@@ -64,11 +71,12 @@ def dag_runs(tmp_path_factory) -> dict:
     for seed, dag_id in enumerate(DAG_IDS):
         root = tmp_path_factory.mktemp(dag_id)
         roots[dag_id] = root
-        write_day(
+        good_folder = write_day(
             root,
             GOOD_DAY,
             {"a.csv": generate_reviews(30, seed=10 + seed), "b.csv": generate_reviews(12, seed=20)},
         )
+        write_earlier_outputs(good_folder)
         write_day(
             root,
             BAD_DAY,
@@ -122,8 +130,12 @@ def test_dag_scores_daily_folder(dag_runs, dag_id):
     assert sorted(path.name for path in folder.iterdir()) == [
         "a.csv",
         "a.scored.csv",
+        "a.scored.rejects.csv",
         "b.csv",
         "b.scored.csv",
+        "b.scored.rejects.csv",
+        "old.scored.csv",
+        "old.scored.rejects.csv",
     ]
 
 
@@ -136,3 +148,24 @@ def test_dag_fails_on_bad_file(dag_runs, dag_id):
     folder = dag_runs["roots"][dag_id] / BAD_DAY
     assert not (folder / "b.scored.csv").exists()
     assert not list(folder.glob(".*.tmp"))
+
+
+def test_daily_inputs_skips_scored_files(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPOSITORY / "dags"))
+    score_reviews = importlib.import_module("score_reviews")
+    names = [
+        "a.csv",
+        "b.csv.gz",
+        "c.csv.zst",
+        "a.scored.csv",
+        "a.scored.rejects.csv",
+        "a.scored.csv.gz",
+        "a.scored.parquet",
+        "notes.txt",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("id,review\n")
+    (tmp_path / "folder.csv").mkdir()
+
+    inputs = score_reviews.daily_inputs(tmp_path)
+    assert [path.name for path in inputs] == ["a.csv", "b.csv.gz", "c.csv.zst"]
