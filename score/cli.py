@@ -114,7 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"reviews per inference call (default: {DEFAULT_BATCH_SIZE})",
     )
     scoring.add_argument(
-        "--threads", type=int, default=None, help="onnxruntime threads (default: available cores)"
+        "--threads",
+        type=int,
+        default=None,
+        help="onnxruntime threads (default: available cores); with --engine dask, threads per "
+        "worker process (default: the host's cores divided by its workers' threads)",
     )
 
     logging = parser.add_argument_group("logging")

@@ -277,6 +277,8 @@ def run_plans(
         ) from error
     finally:
         client.cancel(submitted)
+        # NOTE: cancelling does not stop a task that is running, so after a failure on a
+        # remote cluster such a task may leave a temporary file, and so the parts folder.
         for plan in plans:
             if plan.parts_folder is not None:
                 shutil.rmtree(plan.parts_folder, ignore_errors=True)
