@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 from score import reader, sources
 from score.chunks import output_schema, score_records
@@ -93,16 +94,42 @@ def _score_into(
     progress: Progress,
 ) -> None:
     score_records(summary, model, job, options, progress)
+    log_file_summary(summary)
+
+
+def log_file_summary(summary: FileSummary) -> None:
+    """Log the counts of one scored file."""
     logger.info(
         "%s: %d records, %d scored, %d without score, %d rejected -> %s (%.0f records/s)",
-        sources.describe(job.source),
+        sources.describe(summary.input),
         summary.records,
         summary.statuses["ok"],
         summary.rows - summary.statuses["ok"],
         summary.rejected,
-        sources.describe(job.output),
+        sources.describe(summary.output),
         summary.records / max(summary.seconds, 1e-9),
     )
+
+
+class Engine(Protocol):
+    """A runner of a run's planned jobs outside this process, such as on a Dask cluster.
+
+    `score_jobs` fills `run.files` in job order and raises the first failing file's error, as
+    `score_files` does in this process.
+    """
+
+    def settings(self) -> dict[str, object]:
+        """Return the engine's settings, added to the run summary's options."""
+        ...
+
+    def score_jobs(
+        self,
+        run: RunSummary,
+        jobs: list[Job],
+        model: SentimentModel,
+        options: ScoringOptions,
+        progress: Progress,
+    ) -> None: ...
 
 
 def check_header(job: Job, options: ScoringOptions) -> None:
@@ -143,6 +170,7 @@ def score_files(
     summary: str | Path | None = None,
     progress: Progress | None = None,
     progress_seconds: float = DEFAULT_PROGRESS_SECONDS,
+    engine: Engine | None = None,
 ) -> RunSummary:
     """Score every input and write one output row per well-formed record, in input order.
 
@@ -156,6 +184,9 @@ def score_files(
     With `label_column`, the scores of the rows with status `ok` are compared with the labels
     in that column (1/0, pos/neg, positive/negative or true/false), and the summary gains the
     accuracy, precision, recall, F1, ROC AUC and confusion matrix under `evaluation`.
+
+    `engine` scores the jobs elsewhere, as `score.dask_engine.DaskEngine` does on a Dask
+    cluster. `model` and `threads` then set only the model read here for its metadata.
 
     Raises `InputError`, `ModelError` or `RejectRateExceeded`, with the run summary in the
     exception's `summary`. The summary is also written as JSON to `summary` when that is given,
@@ -174,6 +205,8 @@ def score_files(
         label_column=label_column,
     )
     run.options = {**asdict(options), "batch_size": batch_size, "output_format": output_format}
+    if engine is not None:
+        run.options.update(engine.settings())
     started = time.monotonic()
     try:
         if summary is not None:
@@ -190,7 +223,12 @@ def score_files(
         if options.threshold is None:
             options = replace(options, threshold=model.threshold)
             run.options["threshold"] = options.threshold
-        _score_jobs(run, jobs, model, options, progress or PeriodicLog(progress_seconds))
+        progress = progress or PeriodicLog(progress_seconds)
+        _start_jobs(run, jobs, model, options)
+        if engine is None:
+            _score_jobs(run, jobs, model, options, progress)
+        else:
+            engine.score_jobs(run, jobs, model, options, progress)
     except Exception as error:
         run.exit_code = getattr(error, "exit_code", EXIT_UNEXPECTED)
         run.error = str(error) if isinstance(error, ScoringError) else repr(error)
@@ -202,12 +240,8 @@ def score_files(
     return run
 
 
-def _score_jobs(
-    run: RunSummary,
-    jobs: list[Job],
-    model: SentimentModel,
-    options: ScoringOptions,
-    progress: Progress,
+def _start_jobs(
+    run: RunSummary, jobs: list[Job], model: SentimentModel, options: ScoringOptions
 ) -> None:
     for job in jobs:
         check_header(job, options)
@@ -219,6 +253,15 @@ def _score_jobs(
         model.checksum,
         ", ".join(f"{key}={value}" for key, value in run.options.items()),
     )
+
+
+def _score_jobs(
+    run: RunSummary,
+    jobs: list[Job],
+    model: SentimentModel,
+    options: ScoringOptions,
+    progress: Progress,
+) -> None:
     for job in jobs:
         file_summary = FileSummary(
             input=job.source, output=job.output, rejects=job.rejects, threshold=options.threshold

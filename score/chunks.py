@@ -113,11 +113,23 @@ def score_records(
     """
     name = sources.describe(job.source)
     started = time.monotonic()
-    stream = sources.open_binary(job.source)
+    stream = sources.open_job_input(job)
+    byte_range = job.byte_range
     writer: TableWriter | None = None
     rejects: RejectsSink | None = None
     try:
-        records = CsvRecords(stream, name, options.encoding, options.sep)
+        if byte_range is None or byte_range.start == 0:
+            records = CsvRecords(stream, name, options.encoding, options.sep)
+        else:
+            records = CsvRecords(
+                stream,
+                name,
+                options.encoding,
+                options.sep,
+                header=byte_range.header,
+                first_line=byte_range.first_line,
+            )
+        first_record = 0 if byte_range is None else byte_range.first_record
         columns = reader.choose_columns(
             name,
             records.header,
@@ -129,7 +141,8 @@ def score_records(
         schema = output_schema(columns)
         rejects = RejectsSink(job.rejects, name)
         writer = open_writer(job.output, job.output_format, schema)
-        for numbers, rows in _chunks(records, options.chunk_size, summary, rejects):
+        chunks = _chunks(records, options.chunk_size, summary, rejects, first_record)
+        for numbers, rows in chunks:
             table = score_chunk(model, columns, schema, numbers, rows, options.threshold)
             _count(summary, table, options.threshold)
             if columns.label is not None:
@@ -141,7 +154,7 @@ def score_records(
         if rejects.logged < summary.rejected and job.rejects is None:
             logger.warning("%s: %d more records rejected", name, summary.rejected - rejects.logged)
         rejects.commit()
-        _check_reject_rate(summary, name, options.max_reject_rate)
+        check_reject_rate(summary, name, options.max_reject_rate)
         writer.commit()
         summary.written = True
     except BaseException:
@@ -156,7 +169,8 @@ def score_records(
         summary.seconds = round(time.monotonic() - started, 3)
 
 
-def _check_reject_rate(summary: FileSummary, name: str, max_reject_rate: float) -> None:
+def check_reject_rate(summary: FileSummary, name: str, max_reject_rate: float) -> None:
+    """Raise `RejectRateExceeded` when the file's share of rejected records is too high."""
     rate = summary.rejected / summary.records if summary.records else 0.0
     if rate > max_reject_rate:
         where = summary.rejects or "the warnings above"
@@ -168,13 +182,17 @@ def _check_reject_rate(summary: FileSummary, name: str, max_reject_rate: float) 
 
 
 def _chunks(
-    records: CsvRecords, chunk_size: int, summary: FileSummary, rejects: RejectsSink
+    records: CsvRecords,
+    chunk_size: int,
+    summary: FileSummary,
+    rejects: RejectsSink,
+    first_record: int = 0,
 ) -> Iterator[tuple[list[int], list[list[str]]]]:
     numbers: list[int] = []
     rows: list[list[str]] = []
     for item in records:
         if type(item) is Record:
-            numbers.append(summary.records)
+            numbers.append(first_record + summary.records)
             rows.append(item.fields)
         else:
             summary.rejected += 1

@@ -8,7 +8,7 @@ import signal
 import sys
 
 from score.api import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_REJECT_RATE, score_files
-from score.errors import EXIT_INPUT, EXIT_OK, EXIT_UNEXPECTED, ScoringError
+from score.errors import EXIT_INPUT, EXIT_OK, EXIT_UNEXPECTED, InputError, ScoringError
 from score.evaluation import format_metrics
 from score.model import DEFAULT_BATCH_SIZE
 from score.progress import DEFAULT_PROGRESS_SECONDS, TerminalProgress
@@ -117,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="inference calls run in parallel, one onnxruntime thread each "
-        "(default: the cores this process may use)",
+        help="inference calls run in parallel, one onnxruntime thread each (default: the cores "
+        "this process may use); with --engine dask, per worker process (default: the host's "
+        "cores divided by its workers' threads)",
     )
 
     logging = parser.add_argument_group("logging")
@@ -131,7 +132,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     logging.add_argument("--quiet", action="store_true", help="log errors only")
     logging.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    add_engine_arguments(parser)
     return parser
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    engine = parser.add_argument_group("Dask engine (pip install '.[dask]')")
+    engine.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="local: score in this process (default); dask: score on a Dask cluster",
+    )
+    engine.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of a running Dask scheduler, such as tcp://HOST:8786 "
+        "(default: start a local cluster)",
+    )
+    engine.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the local Dask cluster (default: available cores)",
+    )
+    engine.add_argument(
+        "--part-bytes",
+        type=int,
+        default=None,
+        help="split uncompressed input files into parts of about this many bytes (default: 64 MiB)",
+    )
+
+
+def engine_options(arguments: argparse.Namespace) -> dict:
+    """Return the keyword arguments that only `score_files_dask` takes, checking their use."""
+    options = {
+        name: getattr(arguments, name)
+        for name in ("scheduler", "workers", "part_bytes")
+        if getattr(arguments, name) is not None
+    }
+    if arguments.engine != "dask" and options:
+        flags = ", ".join("--" + name.replace("_", "-") for name in options)
+        raise InputError(f"{flags} apply to --engine dask only: add --engine dask")
+    return options
+
+
+def scoring_function(engine: str):
+    """Return `score_files`, or `score_files_dask` for `--engine dask`."""
+    if engine != "dask":
+        return score_files
+    try:
+        from score.dask_engine import score_files_dask
+    except ModuleNotFoundError as error:
+        raise InputError(
+            f"--engine dask needs the dask extra ({error}): pip install '.[dask]'"
+        ) from error
+    return score_files_dask
 
 
 def _terminate(signum, frame) -> None:
@@ -155,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     if sys.stderr.isatty() and not arguments.quiet:
         progress = TerminalProgress(sys.stderr)
     try:
-        summary = score_files(
+        extra_options = engine_options(arguments)
+        score = scoring_function(arguments.engine)
+        summary = score(
             arguments.inputs,
             arguments.output,
             model=arguments.model,
@@ -175,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             summary=arguments.summary,
             progress=progress,
             progress_seconds=arguments.progress_seconds,
+            **extra_options,
         )
     except ScoringError as error:
         logger.error("%s", error, exc_info=arguments.debug)

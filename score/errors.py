@@ -37,3 +37,12 @@ class RejectRateExceeded(ScoringError):
     """More records were rejected as malformed than `max_reject_rate` allows."""
 
     exit_code = EXIT_REJECT_RATE
+
+
+EXIT_CLUSTER = 5
+
+
+class ClusterError(ScoringError):
+    """A Dask cluster that cannot be reached or that lost the tasks of a run."""
+
+    exit_code = EXIT_CLUSTER

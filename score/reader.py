@@ -14,7 +14,7 @@ import codecs
 import csv
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -97,12 +97,16 @@ def codec_name(encoding: str) -> str:
 class _NumberedLines:
     """Decoded lines of a byte stream, numbered from 1, that can be pushed back and reread."""
 
-    def __init__(self, stream: BinaryIO, name: str, encoding: str):
+    def __init__(self, stream: BinaryIO, name: str, encoding: str, first_line: int = 1):
         self.stream = stream
         self.name = name
         self.encoding = encoding
-        self.decoder = codecs.getincrementaldecoder(codec_name(encoding))(errors="strict")
-        self.count = 0
+        codec = codec_name(encoding)
+        if first_line > 1 and codec == "utf-8-sig":
+            # A byte-order mark is dropped only at the start of the file, not of a later part.
+            codec = "utf-8"
+        self.decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+        self.count = first_line - 1
         self.finished = False
         self.pending: deque[tuple[int, str]] = deque()
         self.taken: list[tuple[int, str]] = []
@@ -175,19 +179,30 @@ class CsvRecords:
     Iterating yields `Record` for a record with as many fields as the header, and `Reject` for
     one that has another number of fields or breaks the quoting rules. Blank lines are skipped
     and counted in `blank_lines`.
+
+    For a stream that starts after the header, at a record boundary of the file, `header` gives
+    the column names and `first_line` the file's line number of the stream's first line.
     """
 
-    def __init__(self, stream: BinaryIO, name: str, encoding: str = "utf-8", sep: str = ","):
+    def __init__(
+        self,
+        stream: BinaryIO,
+        name: str,
+        encoding: str = "utf-8",
+        sep: str = ",",
+        header: Sequence[str] | None = None,
+        first_line: int = 1,
+    ):
         if len(sep) != 1 or sep in '"\r\n':
             raise InputError(f"separator {sep!r} is invalid: pass --sep with one character")
         self.name = name
-        self.lines = _NumberedLines(stream, name, encoding)
+        self.lines = _NumberedLines(stream, name, encoding, first_line)
         # The field limit is global to the csv module, so it is set on every read. Python 3.10
         # also rejects NUL bytes here ("line contains NUL"), which 3.11 and later accept.
         csv.field_size_limit(MAX_FIELD_CHARACTERS)
         self.parser = csv.reader(self.lines, delimiter=sep, quotechar='"', strict=True)
         self.blank_lines = 0
-        self.header = self._read_header()
+        self.header = list(header) if header is not None else self._read_header()
 
     def _read_header(self) -> list[str]:
         while True:

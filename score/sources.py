@@ -23,16 +23,34 @@ _READ_BUFFER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
+class ByteRange:
+    """Bytes `start` to `end` of an uncompressed input file, beginning at a record boundary.
+
+    A range that does not start at byte 0 has no header row, so `header` gives the file's
+    column names. `first_line` (1-based, the header being line 1) and `first_record` (0-based)
+    number the range's first line and record as they are numbered in the whole file.
+    """
+
+    start: int
+    end: int
+    header: tuple[str, ...] = ()
+    first_line: int = 1
+    first_record: int = 0
+
+
+@dataclass(frozen=True)
 class Job:
     """One input with the paths its results go to; `-` is standard input or output.
 
     `rejects` is None when the output goes to standard output and no rejects path was given.
+    `byte_range` limits the job to part of the input file (default: the whole input).
     """
 
     source: str
     output: str
     output_format: str
     rejects: str | None
+    byte_range: ByteRange | None = None
 
 
 def describe(path: str | Path) -> str:
@@ -193,10 +211,7 @@ def _resolved(path: str) -> Path:
     return Path(path).resolve()
 
 
-def open_binary(source: str) -> BinaryIO:
-    """Open an input for reading bytes, decompressing `.gz` and `.zst` files on the fly."""
-    if source == STANDARD_STREAM:
-        return sys.stdin.buffer
+def _readable_file(source: str) -> Path:
     path = Path(source)
     if not path.exists():
         raise InputError(f"input {source} not found: check the path")
@@ -204,9 +219,52 @@ def open_binary(source: str) -> BinaryIO:
         raise InputError(f"input {source} is a folder: pass the CSV files inside it")
     if not os.access(path, os.R_OK):
         raise InputError(f"input {source} is not readable: fix its permissions")
+    return path
+
+
+def open_binary(source: str) -> BinaryIO:
+    """Open an input for reading bytes, decompressing `.gz` and `.zst` files on the fly."""
+    if source == STANDARD_STREAM:
+        return sys.stdin.buffer
+    path = _readable_file(source)
     compression = _COMPRESSION_OF_SUFFIX.get(path.suffix)
     try:
         stream = pa.input_stream(str(path), compression=compression)
     except (OSError, pa.ArrowException) as error:
         raise InputError(f"input {source} could not be opened ({error}): check the file") from error
     return io.BufferedReader(stream, _READ_BUFFER_BYTES)
+
+
+class _RangeReader(io.RawIOBase):
+    """Reads the bytes of a file from `start` up to `end`, then reports the end of the file."""
+
+    def __init__(self, file: BinaryIO, start: int, end: int):
+        file.seek(start)
+        self.file = file
+        self.remaining = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        size = min(len(buffer), self.remaining)
+        if size <= 0:
+            return 0
+        count = self.file.readinto(memoryview(buffer)[:size])
+        self.remaining -= count
+        return count
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def open_job_input(job: Job) -> BinaryIO:
+    """Open the input of `job`, or only its `byte_range` when it has one."""
+    if job.byte_range is None:
+        return open_binary(job.source)
+    if Path(job.source).suffix in _COMPRESSION_OF_SUFFIX:
+        raise InputError(f"input {job.source} is compressed: score it whole, without a byte range")
+    file = _readable_file(job.source).open("rb", buffering=0)
+    raw = _RangeReader(file, job.byte_range.start, job.byte_range.end)
+    return io.BufferedReader(raw, _READ_BUFFER_BYTES)

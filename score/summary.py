@@ -61,6 +61,18 @@ class FileSummary:
     histogram: ScoreHistogram = field(default_factory=ScoreHistogram, repr=False)
     labelled: LabelledScores = field(default_factory=LabelledScores, repr=False)
 
+    def add(self, part: FileSummary) -> None:
+        """Add the counts of a part of this file, scored on its own."""
+        self.records += part.records
+        for status, count in part.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        self.rejected += part.rejected
+        self.blank_lines += part.blank_lines
+        self.positive += part.positive
+        self.seconds += part.seconds
+        self.histogram.merge(part.histogram)
+        self.labelled.merge(part.labelled)
+
     @property
     def rows(self) -> int:
         """Rows of the output: one per record that was not rejected."""
