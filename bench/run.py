@@ -143,7 +143,7 @@ def run_benchmark(
         )
         path.unlink()
 
-    report.stages = time_stages(main_file, output)
+    report.stages = time_stages(main_file, output, model)
     return report
 
 

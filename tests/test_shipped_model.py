@@ -10,6 +10,8 @@ from score import SentimentModel
 from score.model import default_model_path
 from tests.conftest import REPOSITORY, SAMPLE_REVIEWS, run_module
 
+FLOAT32_MODEL = default_model_path().with_name("default-float32.onnx")
+
 
 def test_shipped_model_loads():
     model = SentimentModel()
@@ -49,3 +51,25 @@ def test_shipped_scores_batch_independent():
     reversed_scores = SentimentModel(threads=2, batch_size=3).score_texts(texts[::-1])[::-1]
     assert np.array_equal(together, alone)
     assert np.array_equal(together, reversed_scores)
+
+
+def test_shipped_float32_standard_operators():
+    import onnx
+
+    model = onnx.load(FLOAT32_MODEL)
+    assert {node.domain for node in model.graph.node} <= {"", "ai.onnx"}
+
+
+def test_shipped_models_agree():
+    texts = pd.read_csv(SAMPLE_REVIEWS, dtype=str)["review"].tolist()
+    quantised = SentimentModel().score_texts(texts)
+    reference = SentimentModel(FLOAT32_MODEL).score_texts(texts)
+    assert np.abs(quantised - reference).max() < 0.05
+    assert ((quantised >= 0.5) == (reference >= 0.5)).all()
+
+
+def test_shipped_model_card_links_figures():
+    card = (FLOAT32_MODEL.parent / "MODEL_CARD.md").read_text()
+    for figure in ("learning_curves.png", "confusion_matrix.png", "calibration.png"):
+        assert f"]({figure})" in card
+        assert (FLOAT32_MODEL.parent / figure).is_file()
