@@ -82,3 +82,38 @@ def test_mean_pooling_exports_with_parity(generated_data, tmp_path):
     export = json.loads(entries["sentiment.export"])
     assert export["parity_max_abs_difference"] <= 1e-4
     assert json.loads(entries["sentiment.preprocessing"])["pooling"] == "mean"
+
+
+def test_missing_monitored_metric_stops_training():
+    from train.run import RequireMonitoredMetric
+
+    callback = RequireMonitoredMetric("val_loss")
+    with pytest.raises(RuntimeError, match="'val_loss' is missing"):
+        callback.on_epoch_end(0, {"loss": 0.5, "accuracy": 0.8})
+    callback.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6})
+
+
+def test_mlp_baseline_trains_exports_scores(generated_data, tmp_path):
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--arch", "mlp",
+    )  # fmt: skip
+    model_path = tmp_path / "model.onnx"
+    run_module("export", str(tmp_path), "--output", str(model_path))
+    model = onnx.load(model_path)
+    assert [value.name for value in model.graph.input] == ["token_ids"]
+    output = tmp_path / "scored.csv"
+    run_module(
+        "score",
+        str(generated_data / "test.csv"),
+        "-o", str(output),
+        "--model", str(model_path),
+        "--label-column", "sentiment",
+        "--summary", str(tmp_path / "summary.json"),
+    )  # fmt: skip
+    evaluation = json.loads((tmp_path / "summary.json").read_text())["evaluation"]
+    assert evaluation["reviews"] == 200
+    assert evaluation["accuracy"] > 0.8
