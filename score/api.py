@@ -11,7 +11,7 @@ from typing import Protocol
 
 from score import reader, sources
 from score.chunks import output_schema, score_records
-from score.errors import EXIT_UNEXPECTED, InputError, ScoringError
+from score.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, InputError, ScoringError
 from score.model import DEFAULT_BATCH_SIZE, SentimentModel
 from score.progress import DEFAULT_PROGRESS_SECONDS, PeriodicLog, Progress
 from score.sources import Job
@@ -150,7 +150,7 @@ def check_header(job: Job, options: ScoringOptions) -> None:
 
 
 def score_files(
-    inputs: list[str | Path],
+    inputs: list[str | Path] | str | Path,
     output: str | Path | None = None,
     *,
     model: str | Path | SentimentModel | None = None,
@@ -192,6 +192,10 @@ def score_files(
     exception's `summary`. The summary is also written as JSON to `summary` when that is given,
     whether the run fails or not.
     """
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    if isinstance(keep_columns, str):
+        keep_columns = [name.strip() for name in keep_columns.split(",") if name.strip()]
     run = RunSummary(started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     options = ScoringOptions(
         threshold=threshold,
@@ -210,7 +214,11 @@ def score_files(
     started = time.monotonic()
     try:
         if summary is not None:
-            sources.check_output_folder(Path(summary))
+            try:
+                sources.check_summary_path(Path(summary), inputs)
+            except InputError:
+                summary = None  # The path is unsafe or unwritable: write no summary at all.
+                raise
         if batch_size < 1:
             raise InputError(f"batch size {batch_size} is invalid: use 1 or more reviews")
         options.check()
@@ -229,6 +237,13 @@ def score_files(
             _score_jobs(run, jobs, model, options, progress)
         else:
             engine.score_jobs(run, jobs, model, options, progress)
+    except (KeyboardInterrupt, SystemExit) as stop:
+        # Ctrl-C, or SIGTERM through the command line's handler: the summary still says so.
+        code = stop.code if isinstance(stop, SystemExit) else EXIT_INTERRUPTED
+        run.exit_code = code if isinstance(code, int) else EXIT_UNEXPECTED
+        run.error = "stopped by a signal before the end"
+        _finish(run, started, summary)
+        raise
     except Exception as error:
         run.exit_code = getattr(error, "exit_code", EXIT_UNEXPECTED)
         run.error = str(error) if isinstance(error, ScoringError) else repr(error)

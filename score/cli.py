@@ -8,7 +8,15 @@ import signal
 import sys
 
 from score.api import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_REJECT_RATE, score_files
-from score.errors import EXIT_INPUT, EXIT_OK, EXIT_UNEXPECTED, InputError, ScoringError
+from score.errors import (
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    InputError,
+    OutputClosed,
+    ScoringError,
+)
 from score.evaluation import format_metrics
 from score.model import DEFAULT_BATCH_SIZE
 from score.progress import DEFAULT_PROGRESS_SECONDS, TerminalProgress
@@ -16,6 +24,17 @@ from score.progress import DEFAULT_PROGRESS_SECONDS, TerminalProgress
 logger = logging.getLogger("score")
 # The exit code of a process ended by SIGTERM, as shells report it.
 EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+def _positive_integer(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is invalid: use 1 or more")
+    return value
+
+
+def _separator(text: str) -> str:
+    return "\t" if text in ("\\t", "tab") else text
 
 
 def _column_list(text: str) -> list[str]:
@@ -62,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="utf-8",
         help="input text encoding; UTF-8 may start with a byte-order mark (default: utf-8)",
     )
-    reading.add_argument("--sep", default=",", help="field delimiter (default: comma)")
+    reading.add_argument(
+        "--sep",
+        type=_separator,
+        default=",",
+        help="field delimiter, one character; \\t or tab for a tab (default: comma)",
+    )
     reading.add_argument(
         "--text-column",
         default=None,
@@ -80,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     reading.add_argument(
         "--label-column",
         default=None,
-        help="column with true labels (1/0, pos/neg): evaluate the model and print accuracy, "
-        "precision, recall, F1, ROC AUC and the confusion matrix",
+        help="column with true labels (1/0, pos/neg, positive/negative, true/false): evaluate "
+        "the model and print accuracy, precision, recall, F1, ROC AUC and the confusion matrix",
     )
     reading.add_argument(
         "--chunk-size",
@@ -115,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scoring.add_argument(
         "--threads",
-        type=int,
+        type=_positive_integer,
         default=None,
         help="inference calls run in parallel, one onnxruntime thread each (default: the cores "
         "this process may use); with --engine dask, per worker process (default: the host's "
@@ -235,9 +259,16 @@ def main(argv: list[str] | None = None) -> int:
             progress_seconds=arguments.progress_seconds,
             **extra_options,
         )
+    except OutputClosed as error:
+        # A pipe reader that stops early is not a failure of the scorer.
+        logger.warning("%s", error)
+        return EXIT_OK
     except ScoringError as error:
         logger.error("%s", error, exc_info=arguments.debug)
         return error.exit_code
+    except KeyboardInterrupt:
+        logger.error("interrupted: no output was written for the file being scored")
+        return EXIT_INTERRUPTED
     except Exception as error:
         logger.error(
             "unexpected error: %s: %s (rerun with --debug for a traceback)",

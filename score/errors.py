@@ -7,6 +7,7 @@ EXIT_UNEXPECTED = 1
 EXIT_INPUT = 2
 EXIT_MODEL = 3
 EXIT_REJECT_RATE = 4
+EXIT_INTERRUPTED = 130
 
 
 class ScoringError(Exception):
@@ -25,6 +26,15 @@ class InputError(ScoringError):
     """Bad usage, an input file that cannot be scored, or an output that cannot be written."""
 
     exit_code = EXIT_INPUT
+
+
+class OutputClosed(InputError):
+    """Standard output was closed by its reader, as `head` does, before every row was written.
+
+    The command line logs a warning and exits with 0: the reader chose to stop.
+    """
+
+    exit_code = EXIT_OK
 
 
 class ModelError(ScoringError):

@@ -38,7 +38,12 @@ _FILE_SIGNATURES = {
     b"\x28\xb5\x2f\xfd": "a zstandard file: name it .csv.zst",
     b"PK\x03\x04": "a zip archive: extract the CSV file from it",
     b"PAR1": "a Parquet file: convert it to CSV",
+    b"\xff\xfe": "UTF-16 text: pass --encoding utf-16",
+    b"\xfe\xff": "UTF-16 text: pass --encoding utf-16",
 }
+# Bytes that text files do not contain: C0 control characters other than tab, line feed,
+# form feed and carriage return.
+_BINARY_BYTES = bytes(set(range(32)) - {9, 10, 12, 13})
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,10 @@ class _NumberedLines:
             for signature, kind in _FILE_SIGNATURES.items():
                 if raw.startswith(signature):
                     return InputError(f"{self.name} is {kind}, not a CSV text file")
+            if any(byte in _BINARY_BYTES for byte in raw[:4096]):
+                return InputError(
+                    f"{self.name} is a binary file, not a CSV text file: check the input"
+                )
         bad = error.object[error.start : error.end]
         return InputError(
             f"{self.name} line {line_number}: byte 0x{bad.hex()[:8]} is not valid "
@@ -213,6 +222,12 @@ class CsvRecords:
                     f"{self.name} is empty: give a CSV file with a header row"
                 ) from None
             except csv.Error as error:
+                if "new-line character seen in unquoted field" in str(error):
+                    raise InputError(
+                        f"{self.name} ends its lines with a carriage return alone (old Mac "
+                        "format): convert the line endings to \\n, for example with "
+                        "tr '\\r' '\\n'"
+                    ) from error
                 raise InputError(
                     f"{self.name}: the header could not be parsed ({_reason_of(error)}): "
                     "check its quoting"
@@ -265,6 +280,12 @@ def choose_columns(
 ) -> Columns:
     """Pick the text, id, kept and label columns, by option or by the default names."""
     found = ", ".join(repr(column) for column in names)
+    repeated = next((column for column in names if names.count(column) > 1), None)
+    if repeated is not None:
+        raise InputError(
+            f"{name} has the column {repeated!r} more than once (found: {found}): "
+            "rename the repeated columns in the header"
+        )
     if text_column is None:
         text_column = next((column for column in TEXT_COLUMN_CANDIDATES if column in names), None)
         if text_column is None:

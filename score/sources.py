@@ -179,32 +179,58 @@ def _check_jobs(jobs: list[Job]) -> None:
     sources = {_resolved(job.source) for job in jobs if job.source != STANDARD_STREAM}
     written: dict[Path, str] = {}
     for job in jobs:
-        for path in (job.output, job.rejects):
+        for path, option in ((job.output, "-o"), (job.rejects, "--rejects")):
             if path is None or path == STANDARD_STREAM:
                 continue
             resolved = _resolved(path)
             if resolved in sources:
-                raise InputError(f"output {path} is an input file: choose another -o")
+                raise InputError(f"{option} {path} is an input file: choose another {option}")
             if resolved in written:
                 raise InputError(
                     f"inputs {describe(written[resolved])} and {describe(job.source)} would both "
                     f"be written to {path}: score them into different folders"
                 )
             written[resolved] = job.source
-            check_output_folder(Path(path))
+            check_output_folder(Path(path), option)
 
 
-def check_output_folder(path: Path) -> None:
-    """Raise `InputError` unless the folder of `path` exists and this process may write to it."""
+def check_summary_path(summary: Path, inputs: list[str | Path]) -> None:
+    """Raise `InputError` when the summary would overwrite an input or cannot be written.
+
+    It runs before anything else, so that a failed run never writes its summary over an input.
+    Folders and glob patterns among `inputs` are expanded as far as they can be.
+    """
+    candidates: set[Path] = set()
+    for spec in map(str, inputs):
+        if spec == STANDARD_STREAM:
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            candidates.update(child.resolve() for child in path.iterdir())
+        elif not path.exists() and glob.has_magic(spec):
+            candidates.update(Path(match).resolve() for match in glob.glob(spec))
+        else:
+            candidates.add(path.resolve())
+    if summary.resolve() in candidates:
+        raise InputError(f"--summary {summary} is an input file: choose another --summary")
+    check_output_folder(summary, "--summary")
+
+
+def check_output_folder(path: Path, option: str = "-o") -> None:
+    """Raise `InputError` unless the folder of `path` exists and this process may write to it.
+
+    `option` is the command-line option that named `path`, for the message.
+    """
     folder = path.parent
     if not folder.is_dir():
-        raise InputError(f"output folder {folder} not found: create it or choose another -o")
+        raise InputError(f"output folder {folder} not found: create it or choose another {option}")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(
-            f"output folder {folder} is not writable: fix its permissions or choose another -o"
+            f"output folder {folder} is not writable: fix its permissions or choose another "
+            f"{option}"
         )
     if path.is_dir():
-        raise InputError(f"output {path} is a folder: choose a file name for -o")
+        raise InputError(f"output {path} is a folder: choose a file name for {option}")
 
 
 def _resolved(path: str) -> Path:

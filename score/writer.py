@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from score.errors import InputError
+from score.errors import InputError, OutputClosed
 from score.sources import STANDARD_STREAM, check_output_folder
 
 logger = logging.getLogger(__name__)
@@ -100,6 +100,11 @@ class AtomicFile:
 
 def write_error(path: str | Path, error: OSError) -> InputError:
     """Return the error to raise when writing `path` failed, for example on a full disk."""
+    if isinstance(error, BrokenPipeError):
+        return OutputClosed(
+            f"the reader of {path} closed it before the end (as `head` does): "
+            "rows after that were not written"
+        )
     return InputError(
         f"writing {path} failed ({error.strerror or error}): free disk space or choose another -o"
     )

@@ -112,7 +112,7 @@ CASES = {
         r"output folder nowhere not found",
     ),
     "output is input": Case(
-        {"in.csv": GOOD.encode()}, ["in.csv", "-o", "in.csv"], 2, r"output in\.csv is an input file"
+        {"in.csv": GOOD.encode()}, ["in.csv", "-o", "in.csv"], 2, r"-o in\.csv is an input file"
     ),
     "output extension": Case(
         {"in.csv": GOOD.encode()}, ["in.csv", "-o", "out.xlsx"], 2, r"unsupported extension"

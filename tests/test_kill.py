@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,18 +15,24 @@ ROWS = 20_000
 CHUNK_SIZE = 200
 
 
-def _signal_after_first_chunk(folder, signum: int) -> int:
+def _signal_after_first_chunk(folder, signum: int, *extra: str) -> int:
     """Score folder/in.csv, send `signum` once a chunk is written, and return the exit code."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "score", "in.csv", "--chunk-size", str(CHUNK_SIZE), "--quiet"],
+        [
+            sys.executable, "-m", "score", "in.csv",
+            "--chunk-size", str(CHUNK_SIZE), "--quiet", *extra,
+        ],
         cwd=folder,
         env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
-    )
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
     try:
         _wait_for_first_chunk(process, folder)
     finally:
         process.send_signal(signum)
-        process.wait()
+        _, stderr = process.communicate()
+    assert "Traceback" not in stderr
     return process.returncode
 
 
@@ -60,3 +67,21 @@ def test_sigterm_removes_temporary(tmp_path):
     generate_reviews(ROWS // 4, seed=6).to_csv(tmp_path / "in.csv", index=False)
     assert _signal_after_first_chunk(tmp_path, signal.SIGTERM) == 128 + signal.SIGTERM
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_sigterm_writes_summary(tmp_path):
+    generate_reviews(ROWS // 4, seed=6).to_csv(tmp_path / "in.csv", index=False)
+    code = _signal_after_first_chunk(tmp_path, signal.SIGTERM, "--summary", "summary.json")
+    assert code == 128 + signal.SIGTERM
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["exit_code"] == 128 + signal.SIGTERM
+    assert summary["outputs"] == []
+
+
+def test_interrupt_exits_130_with_summary(tmp_path):
+    generate_reviews(ROWS // 4, seed=6).to_csv(tmp_path / "in.csv", index=False)
+    code = _signal_after_first_chunk(tmp_path, signal.SIGINT, "--summary", "summary.json")
+    assert code == 130
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["exit_code"] == 130
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv", "summary.json"]
