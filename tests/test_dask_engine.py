@@ -190,6 +190,15 @@ def test_dask_reject_rate_of_whole_file(cluster, tmp_path):
     assert rejects.read_bytes() == (tmp_path / "single" / rejects.name).read_bytes()
 
 
+def test_dask_task_error_not_logged(tmp_path, capfd):
+    path = tmp_path / "bad.csv"
+    path.write_text(review_file_text(100, seed=8, bad_every=10))
+    # Started inside the test, so that the workers' stderr is the one capfd reads.
+    with start_cluster() as local_cluster, pytest.raises(RejectRateExceeded):
+        score_files_dask([path], tmp_path, scheduler=local_cluster.scheduler_address)
+    assert "Compute Failed" not in capfd.readouterr().err
+
+
 def test_dask_survives_killed_worker(tmp_path):
     paths = write_inputs(tmp_path / "inputs", files=4, rows=600)
     single_process(paths, tmp_path / "single")
@@ -268,6 +277,30 @@ def test_cli_dask_engine(cluster, tmp_path):
     assert actual["evaluation"] == expected["evaluation"]
     assert actual["options"]["engine"] == "dask"
     assert_same_outputs(single, output_dir, "csv")
+
+
+def test_cli_dask_quiet(tmp_path):
+    good = tmp_path / "good.csv"
+    generate_reviews(20, seed=3).to_csv(good, index=False)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(review_file_text(100, seed=8, bad_every=10))
+    command = ["score", "--engine", "dask", "--workers", "2", "--quiet", "-o", str(tmp_path)]
+
+    result = run_module(*command, str(good))
+    assert result.stderr == ""
+    result = run_module(*command, str(bad), check=False)
+    assert result.returncode == 4
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "records rejected" in result.stderr
+
+
+def test_cli_dask_logs_warnings(tmp_path):
+    path = tmp_path / "good.csv"
+    generate_reviews(20, seed=3).to_csv(path, index=False)
+    result = run_module("score", "--engine", "dask", "--workers", "2", str(path))
+    assert "Nanny" not in result.stderr
+    assert "Scheduler at" not in result.stderr
+    assert "1 input(s) in 1 task(s)" in result.stderr
 
 
 def test_cli_unreachable_scheduler(tmp_path, monkeypatch):
