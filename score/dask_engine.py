@@ -11,6 +11,10 @@ rejects files, formats, the summary and the logs are the same. Each job then bec
 - Any other file (small, compressed, or with quoting the split cannot vouch for) is one task
   that runs `score_file` on the whole job.
 
+The parts of an output `NAME` go to a hidden folder `.NAME.PID-RUN.parts` beside it, named
+for the client's process id and a random run id. A run first removes the folders for its
+outputs whose client process is gone, as after `kill -9`.
+
 A task returns a `ScoringError` (a bad input, model or reject rate) as its value instead of
 raising it, so that its worker does not log a failed task with a traceback. The client raises
 it. Dask's own logs follow the level of this module's logger: WARNING, or ERROR when
@@ -27,7 +31,10 @@ worker, as on one machine or a shared file system.
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
+import re
 import shutil
 import time
 import uuid
@@ -51,7 +58,7 @@ from score.progress import Progress
 from score.reader import CsvRecords
 from score.sources import Job
 from score.summary import FileSummary, RunSummary
-from score.writer import AtomicFile, open_writer, write_error
+from score.writer import AtomicFile, _process_running, open_writer, write_error
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +175,8 @@ def plan_file(job: Job, options: ScoringOptions, part_bytes: int, run_id: str) -
             "the Dask engine reads and writes files, not standard input or output: "
             "pass files, and -o a file or folder"
         )
+    output = Path(job.output)
+    remove_stale_parts_folders(output)
     path = Path(job.source)
     if path.suffix != ".csv" or path.stat().st_size <= part_bytes:
         return FilePlan(job)
@@ -180,8 +189,7 @@ def plan_file(job: Job, options: ScoringOptions, part_bytes: int, run_id: str) -
     if len(ranges) < 2:
         return FilePlan(job)
 
-    output = Path(job.output)
-    folder = output.parent / f".{output.name}.{run_id}.parts"
+    folder = output.parent / f"{parts_folder_prefix(output)}{os.getpid()}-{run_id}.parts"
     parts = [
         Job(
             job.source,
@@ -221,6 +229,31 @@ def quiet_dask_logs(level: int) -> Iterator[None]:
     finally:
         for name, old_level in saved.items():
             logging.getLogger(name).setLevel(old_level)
+
+
+def parts_folder_prefix(output: Path) -> str:
+    """Return the name prefix of the folders of part files for `output`."""
+    return f".{output.name}."
+
+
+def remove_stale_parts_folders(output: Path) -> None:
+    """Delete the folders of part files for `output` left by runs that were killed.
+
+    A folder's name carries the id of the client process that made it, so the folders of a
+    process that is still running (a concurrent run to the same output) are left alone.
+    """
+    # NOTE: the process id is checked on this machine, so a folder made by a client on another
+    # machine that shares the output folder is removed unless a process here has its id.
+    prefix = parts_folder_prefix(output)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-[0-9a-f]{8}\.parts")
+    for candidate in output.parent.glob(f"{glob.escape(prefix)}*.parts"):
+        match = pattern.fullmatch(candidate.name)
+        if match is None or candidate.is_symlink() or not candidate.is_dir():
+            continue
+        if _process_running(int(match.group(1))):
+            continue
+        logger.warning("removing %s, left by a run that was killed", candidate)
+        shutil.rmtree(candidate, ignore_errors=True)
 
 
 @contextmanager
