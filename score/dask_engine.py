@@ -212,8 +212,8 @@ def dask_log_level() -> int:
 def quiet_dask_logs(level: int) -> Iterator[None]:
     """Raise the level of the "distributed" loggers of this process to `level` for the block.
 
-    Dask sets some of them to INFO; when the root logger is configured, as by the command line,
-    their records reach its handler.
+    Dask sets some of them to INFO, and when the root logger is configured, as by the command
+    line, their records reach its handler.
     """
     names = ["distributed"] + [
         name for name in logging.root.manager.loggerDict if name.startswith("distributed.")
