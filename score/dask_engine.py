@@ -11,6 +11,15 @@ rejects files, formats, the summary and the logs are the same. Each job then bec
 - Any other file (small, compressed, or with quoting the split cannot vouch for) is one task
   that runs `score_file` on the whole job.
 
+The parts of an output `NAME` go to a hidden folder `.NAME.PID-RUN.parts` beside it, named
+for the client's process id and a random run id. A run first removes the folders for its
+outputs whose client process is gone, as after `kill -9`.
+
+A task returns a `ScoringError` (a bad input, model or reject rate) as its value instead of
+raising it, so that its worker does not log a failed task with a traceback. The client raises
+it. Dask's own logs follow the level of this module's logger: WARNING, or ERROR when
+the caller logs errors only (`--quiet`), on the client and in the workers of a local cluster.
+
 Every file is written to a temporary file and renamed into place when complete, so a task that
 Dask reruns after losing its worker rewrites the same part and leaves no partial or duplicate
 rows. Tasks are plain futures, so nothing runs on the client but planning: reading headers and
@@ -22,7 +31,10 @@ worker, as on one machine or a shared file system.
 
 from __future__ import annotations
 
+import glob
 import logging
+import os
+import re
 import shutil
 import time
 import uuid
@@ -46,7 +58,7 @@ from score.progress import Progress
 from score.reader import CsvRecords
 from score.sources import Job
 from score.summary import FileSummary, RunSummary
-from score.writer import AtomicFile, open_writer, write_error
+from score.writer import AtomicFile, _process_running, open_writer, write_error
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +175,8 @@ def plan_file(job: Job, options: ScoringOptions, part_bytes: int, run_id: str) -
             "the Dask engine reads and writes files, not standard input or output: "
             "pass files, and -o a file or folder"
         )
+    output = Path(job.output)
+    remove_stale_parts_folders(output)
     path = Path(job.source)
     if path.suffix != ".csv" or path.stat().st_size <= part_bytes:
         return FilePlan(job)
@@ -175,8 +189,7 @@ def plan_file(job: Job, options: ScoringOptions, part_bytes: int, run_id: str) -
     if len(ranges) < 2:
         return FilePlan(job)
 
-    output = Path(job.output)
-    folder = output.parent / f".{output.name}.{run_id}.parts"
+    folder = output.parent / f"{parts_folder_prefix(output)}{os.getpid()}-{run_id}.parts"
     parts = [
         Job(
             job.source,
@@ -190,9 +203,68 @@ def plan_file(job: Job, options: ScoringOptions, part_bytes: int, run_id: str) -
     return FilePlan(job, parts, folder)
 
 
+def dask_log_level() -> int:
+    """Return the level for Dask's logs: WARNING, or ERROR when this module logs errors only."""
+    return max(logging.WARNING, logger.getEffectiveLevel())
+
+
+@contextmanager
+def quiet_dask_logs(level: int) -> Iterator[None]:
+    """Raise the level of the "distributed" loggers of this process to `level` for the block.
+
+    Dask sets some of them to INFO, and when the root logger is configured, as by the command
+    line, their records reach its handler.
+    """
+    names = ["distributed"] + [
+        name for name in logging.root.manager.loggerDict if name.startswith("distributed.")
+    ]
+    saved = {}
+    for name in names:
+        dask_logger = logging.getLogger(name)
+        if dask_logger.level < level:
+            saved[name] = dask_logger.level
+            dask_logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for name, old_level in saved.items():
+            logging.getLogger(name).setLevel(old_level)
+
+
+def parts_folder_prefix(output: Path) -> str:
+    """Return the name prefix of the folders of part files for `output`."""
+    return f".{output.name}."
+
+
+def remove_stale_parts_folders(output: Path) -> None:
+    """Delete the folders of part files for `output` left by runs that were killed.
+
+    A folder's name carries the id of the client process that made it, so the folders of a
+    process that is still running (a concurrent run to the same output) are left alone.
+    """
+    # NOTE: the process id is checked on this machine, so a folder made by a client on another
+    # machine that shares the output folder is removed unless a process here has its id.
+    prefix = parts_folder_prefix(output)
+    pattern = re.compile(re.escape(prefix) + r"(\d+)-[0-9a-f]{8}\.parts")
+    for candidate in output.parent.glob(f"{glob.escape(prefix)}*.parts"):
+        match = pattern.fullmatch(candidate.name)
+        if match is None or candidate.is_symlink() or not candidate.is_dir():
+            continue
+        if _process_running(int(match.group(1))):
+            continue
+        logger.warning("removing %s, left by a run that was killed", candidate)
+        shutil.rmtree(candidate, ignore_errors=True)
+
+
 @contextmanager
 def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     """Yield a client of the scheduler at `scheduler`, else of a new local cluster."""
+    level = dask_log_level()
+    with quiet_dask_logs(level):
+        yield from _connect(scheduler, workers, level)
+
+
+def _connect(scheduler: str | None, workers: int | None, level: int) -> Iterator[Client]:
     if scheduler is None:
         count = workers or available_cores()
         logger.info("starting a local Dask cluster of %d worker processes", count)
@@ -204,6 +276,8 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Client]:
                 host="127.0.0.1",
                 # The scheduler's HTTP server (dashboard, metrics) takes a free loopback port.
                 dashboard_address="127.0.0.1:0",
+                # The level of the "distributed" log handlers in the worker processes.
+                silence_logs=level,
             ) as cluster,
             Client(cluster) as client,
         ):
@@ -287,19 +361,18 @@ def run_plans(
 def collect_in_order(run: RunSummary, plans: list[FilePlan], results: list[Future]) -> None:
     """Wait for each file in input order, and on a failure also list the files already done."""
     for number, (plan, result) in enumerate(zip(plans, results, strict=True)):
-        try:
-            summary = result.result()
-        except ScoringError as error:
-            failed = error.file_summary
+        summary = result.result()
+        if isinstance(summary, ScoringError):
+            failed = summary.file_summary
             if failed is None or failed.output != plan.job.output:
                 # The error of a part: its counts are not the file's.
                 job = plan.job
                 failed = FileSummary(input=job.source, output=job.output, rejects=job.rejects)
             run.files.append(failed)
             for later in results[number + 1 :]:
-                if later.status == "finished":
+                if later.status == "finished" and isinstance(later.result(), FileSummary):
                     run.files.append(later.result())
-            raise
+            raise summary
         log_file_summary(summary)
         run.files.append(summary)
 
@@ -315,26 +388,41 @@ def worker_threads(worker_model: WorkerModel) -> int:
     return max(1, available_cores() // slots)
 
 
-def score_job(job: Job, worker_model: WorkerModel, options: ScoringOptions) -> FileSummary:
-    """Score a whole file or a part with this worker's model; runs on a worker."""
-    model = cached_model(
-        worker_model.path,
-        worker_model.checksum,
-        worker_threads(worker_model),
-        worker_model.batch_size,
-    )
-    return score_file(model, job, options)
+def score_job(
+    job: Job, worker_model: WorkerModel, options: ScoringOptions
+) -> FileSummary | ScoringError:
+    """Score a whole file or a part with this worker's model; runs on a worker.
+
+    Returns a `ScoringError` instead of raising it, so that the worker does not log it.
+    """
+    try:
+        model = cached_model(
+            worker_model.path,
+            worker_model.checksum,
+            worker_threads(worker_model),
+            worker_model.batch_size,
+        )
+        return score_file(model, job, options)
+    except ScoringError as error:
+        return error
 
 
 def join_parts(
-    job: Job, parts: list[Job], part_summaries: list[FileSummary], max_reject_rate: float
-) -> FileSummary:
+    job: Job,
+    parts: list[Job],
+    part_summaries: list[FileSummary | ScoringError],
+    max_reject_rate: float,
+) -> FileSummary | ScoringError:
     """Copy the parts, in order, into the job's rejects and output files; runs on a worker.
 
     As in one process, the rejects file is written first, and the output only when the share
     of rejected records is within `max_reject_rate`. The part files are left to the client,
-    which removes their folder, so a rerun of this task finds them again.
+    which removes their folder, so a rerun of this task finds them again. Returns the first
+    error of a part, or its own, instead of raising it, as `score_job` does.
     """
+    for part_summary in part_summaries:
+        if isinstance(part_summary, ScoringError):
+            return part_summary
     started = time.monotonic()
     summary = FileSummary(
         input=job.source,
@@ -350,7 +438,7 @@ def join_parts(
         join_outputs([part.output for part in parts], job.output, job.output_format)
     except ScoringError as error:
         error.file_summary = summary
-        raise
+        return error
     summary.written = True
     summary.seconds = round(summary.seconds + time.monotonic() - started, 3)
     return summary

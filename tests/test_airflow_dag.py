@@ -23,6 +23,9 @@ pytestmark = pytest.mark.skipif(
 DAG_IDS = ("score_reviews", "score_reviews_bash")
 GOOD_DAY = "2025-03-01"
 BAD_DAY = "2025-03-02"
+MISSING_DAY = "2025-03-03"
+# Runs that fail get one retry, which an input error must not use.
+FAILING_DAYS = (BAD_DAY, MISSING_DAY)
 
 
 def airflow_environment(home: Path) -> dict[str, str]:
@@ -55,7 +58,8 @@ def write_earlier_outputs(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def dag_runs(tmp_path_factory) -> dict:
-    """Run both DAGs on a good day and on a day with a file lacking a review column."""
+    """Run both DAGs on a good day, on a day with a file lacking a review column and on a day
+    whose folder is missing."""
     home = tmp_path_factory.mktemp("airflow_home")
     environment = airflow_environment(home)
     migrate = subprocess.run(
@@ -82,9 +86,14 @@ def dag_runs(tmp_path_factory) -> dict:
             BAD_DAY,
             {"a.csv": generate_reviews(5, seed=30), "b.csv": pd.DataFrame({"id": [1], "x": ["y"]})},
         )
-        for day in (GOOD_DAY, BAD_DAY):
+        for day in (GOOD_DAY, *FAILING_DAYS):
             runs.append(
-                {"dag_id": dag_id, "logical_date": f"{day}T00:00:00+00:00", "input_root": str(root)}
+                {
+                    "dag_id": dag_id,
+                    "logical_date": f"{day}T00:00:00+00:00",
+                    "input_root": str(root),
+                    "retries": 1 if day in FAILING_DAYS else 0,
+                }
             )
 
     completed = subprocess.run(
@@ -139,20 +148,52 @@ def test_dag_scores_daily_folder(dag_runs, dag_id):
     ]
 
 
-@pytest.mark.parametrize("dag_id", DAG_IDS)
-def test_dag_fails_on_bad_file(dag_runs, dag_id):
-    result = dag_runs["results"][(dag_id, BAD_DAY)]
+def assert_failed_without_retry(result: dict) -> None:
     assert result["state"] == "failed"
     assert result["tasks"] == {"score_daily_folder": "failed"}
+    assert result["tries"] == {"score_daily_folder": 1}, "an input error was retried"
     assert "score_daily_folder" not in result["xcom"]
+
+
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_fails_on_bad_file(dag_runs, dag_id):
+    assert_failed_without_retry(dag_runs["results"][(dag_id, BAD_DAY)])
     folder = dag_runs["roots"][dag_id] / BAD_DAY
     assert not (folder / "b.scored.csv").exists()
     assert not list(folder.glob(".*.tmp"))
 
 
-def test_daily_inputs_skips_scored_files(tmp_path, monkeypatch):
+@pytest.mark.parametrize("dag_id", DAG_IDS)
+def test_dag_fails_on_missing_folder(dag_runs, dag_id):
+    assert_failed_without_retry(dag_runs["results"][(dag_id, MISSING_DAY)])
+    folder = dag_runs["roots"][dag_id] / MISSING_DAY
+    assert f"no CSV files to score in {folder}" in dag_runs["log"]
+    assert "FileNotFoundError" not in dag_runs["log"]
+
+
+def import_dag_module(monkeypatch):
     monkeypatch.syspath_prepend(str(REPOSITORY / "dags"))
-    score_reviews = importlib.import_module("score_reviews")
+    return importlib.import_module("score_reviews")
+
+
+def test_daily_inputs_missing_folder(tmp_path, monkeypatch):
+    score_reviews = import_dag_module(monkeypatch)
+    from score.errors import InputError
+
+    with pytest.raises(InputError, match="no CSV files to score in .*missing"):
+        score_reviews.daily_inputs(tmp_path / "absent")
+
+
+def test_bash_no_retry_exit_codes(monkeypatch):
+    score_reviews = import_dag_module(monkeypatch)
+    from score import errors
+
+    expected = (errors.EXIT_INPUT, errors.EXIT_MODEL, errors.EXIT_REJECT_RATE)
+    assert score_reviews.NO_RETRY_EXIT_CODES == expected
+
+
+def test_daily_inputs_skips_scored_files(tmp_path, monkeypatch):
+    score_reviews = import_dag_module(monkeypatch)
     names = [
         "a.csv",
         "b.csv.gz",

@@ -6,6 +6,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ import pandas as pd
 import pytest
 
 from score import RejectRateExceeded, score_files
-from tests.conftest import generate_reviews, run_module
+from tests.conftest import REPOSITORY, generate_reviews, run_module
 
 distributed = pytest.importorskip(
     "distributed", reason="dask[distributed] is not installed: pip install '.[dask]'"
@@ -190,6 +192,40 @@ def test_dask_reject_rate_of_whole_file(cluster, tmp_path):
     assert rejects.read_bytes() == (tmp_path / "single" / rejects.name).read_bytes()
 
 
+def test_dask_task_error_not_logged(tmp_path, capfd):
+    path = tmp_path / "bad.csv"
+    path.write_text(review_file_text(100, seed=8, bad_every=10))
+    # Started inside the test, so that the workers' stderr is the one capfd reads.
+    with start_cluster() as local_cluster, pytest.raises(RejectRateExceeded):
+        score_files_dask([path], tmp_path, scheduler=local_cluster.scheduler_address)
+    assert "Compute Failed" not in capfd.readouterr().err
+
+
+def test_dask_removes_stale_parts(cluster, tmp_path):
+    path = tmp_path / "a.csv"
+    generate_reviews(20, seed=4).to_csv(path, index=False)
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    # The id of a process that has exited and been reaped, so no process has it for now.
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    dead_pid = finished.pid
+    stale = output_dir / f".a.scored.csv.{dead_pid}-0123abcd.parts"
+    live_or_other = [
+        output_dir / f".a.scored.csv.{os.getpid()}-0123abcd.parts",
+        output_dir / f".b.scored.csv.{dead_pid}-0123abcd.parts",
+        output_dir / f".a.scored.csv.{dead_pid}-notes.parts",
+    ]
+    for folder in (stale, *live_or_other):
+        folder.mkdir()
+        (folder / "part-00000.parquet").write_bytes(b"")
+
+    score_files_dask([path], output_dir, scheduler=cluster.scheduler_address)
+    assert not stale.exists()
+    for folder in live_or_other:
+        assert (folder / "part-00000.parquet").exists(), folder.name
+
+
 def test_dask_survives_killed_worker(tmp_path):
     paths = write_inputs(tmp_path / "inputs", files=4, rows=600)
     single_process(paths, tmp_path / "single")
@@ -268,6 +304,60 @@ def test_cli_dask_engine(cluster, tmp_path):
     assert actual["evaluation"] == expected["evaluation"]
     assert actual["options"]["engine"] == "dask"
     assert_same_outputs(single, output_dir, "csv")
+
+
+def test_cli_dask_quiet(tmp_path):
+    good = tmp_path / "good.csv"
+    generate_reviews(20, seed=3).to_csv(good, index=False)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(review_file_text(100, seed=8, bad_every=10))
+    command = ["score", "--engine", "dask", "--workers", "2", "--quiet", "-o", str(tmp_path)]
+
+    result = run_module(*command, str(good))
+    assert result.stderr == ""
+    result = run_module(*command, str(bad), check=False)
+    assert result.returncode == 4
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert "records rejected" in result.stderr
+
+
+def test_cli_dask_logs_warnings(tmp_path):
+    path = tmp_path / "good.csv"
+    generate_reviews(20, seed=3).to_csv(path, index=False)
+    result = run_module("score", "--engine", "dask", "--workers", "2", str(path))
+    assert "Nanny" not in result.stderr
+    assert "Scheduler at" not in result.stderr
+    assert "1 input(s) in 1 task(s)" in result.stderr
+
+
+def test_cli_dask_rerun_after_kill(tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text(review_file_text(600, seed=9))
+    output_dir = tmp_path / "out"
+    output_dir.mkdir()
+    command = ["score", "--engine", "dask", "--workers", "1", "--part-bytes", str(PART_BYTES)]
+    command += ["--quiet", str(path), "-o", str(output_dir)]
+    # A session of its own, so that SIGKILL reaches the worker processes too.
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(output_dir.glob(".*.parts")):
+            assert process.poll() is None, "the run ended before it was killed"
+            assert time.monotonic() < deadline, "no parts folder appeared in 60 s"
+            time.sleep(0.01)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    assert list(output_dir.glob(".*.parts"))
+
+    result = run_module(*command)
+    assert list(output_dir.glob(".*.parts")) == []
+    assert (output_dir / "reviews.scored.csv").exists()
+    assert result.returncode == 0
 
 
 def test_cli_unreachable_scheduler(tmp_path, monkeypatch):
