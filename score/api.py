@@ -106,7 +106,7 @@ def log_file_summary(summary: FileSummary) -> None:
         summary.statuses["ok"],
         summary.rows - summary.statuses["ok"],
         summary.rejected,
-        sources.describe(summary.output),
+        "standard output" if summary.output == sources.STANDARD_STREAM else summary.output,
         summary.records / max(summary.seconds, 1e-9),
     )
 

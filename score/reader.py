@@ -38,9 +38,8 @@ _FILE_SIGNATURES = {
     b"\x28\xb5\x2f\xfd": "a zstandard file: name it .csv.zst",
     b"PK\x03\x04": "a zip archive: extract the CSV file from it",
     b"PAR1": "a Parquet file: convert it to CSV",
-    b"\xff\xfe": "UTF-16 text: pass --encoding utf-16",
-    b"\xfe\xff": "UTF-16 text: pass --encoding utf-16",
 }
+_UTF16_BYTE_ORDER_MARKS = (b"\xff\xfe", b"\xfe\xff")
 # Bytes that text files do not contain: C0 control characters other than tab, line feed,
 # form feed and carriage return.
 _BINARY_BYTES = bytes(set(range(32)) - {9, 10, 12, 13})
@@ -156,6 +155,11 @@ class _NumberedLines:
 
     def _decode_error(self, raw: bytes, error: UnicodeDecodeError, line_number: int) -> InputError:
         if line_number == 1:
+            if raw.startswith(_UTF16_BYTE_ORDER_MARKS):
+                return InputError(
+                    f"{self.name} is UTF-16 text, which the scorer does not read: convert it to "
+                    "UTF-8, for example with iconv -f UTF-16 -t UTF-8"
+                )
             for signature, kind in _FILE_SIGNATURES.items():
                 if raw.startswith(signature):
                     return InputError(f"{self.name} is {kind}, not a CSV text file")

@@ -65,7 +65,7 @@ def test_threads_below_one_usage_error(tmp_path, threads):
     [
         (b"id,review,review\n1,a,b\n", "column 'review' more than once"),
         (b"id,review\r1,great\r2,awful\r", "carriage return alone"),
-        ("id,review\n1,great\n".encode("utf-16"), "UTF-16 text: pass --encoding utf-16"),
+        ("id,review\n1,great\n".encode("utf-16"), "UTF-16 text, which the scorer does not read"),
         (b"\x7fELF\x02\x01\x01\x00\x00\xff\xfe\x03\x00>\x00", "is a binary file"),
     ],
 )
