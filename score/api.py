@@ -238,7 +238,7 @@ def score_files(
         else:
             engine.score_jobs(run, jobs, model, options, progress)
     except (KeyboardInterrupt, SystemExit) as stop:
-        # Ctrl-C, or SIGTERM through the command line's handler: the summary still says so.
+        # Ctrl-C, or SIGTERM through the command line's handler: the summary records the stop.
         code = stop.code if isinstance(stop, SystemExit) else EXIT_INTERRUPTED
         run.exit_code = code if isinstance(code, int) else EXIT_UNEXPECTED
         run.error = "stopped by a signal before the end"
