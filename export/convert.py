@@ -47,7 +47,7 @@ class ExportError(RuntimeError):
 
 @dataclass
 class Run:
-    """What a training run folder contains."""
+    """Contents of a training run folder."""
 
     folder: Path
     model: keras.Model
@@ -75,9 +75,9 @@ def load_run(folder: str | Path) -> Run:
 def _inference_twin(run: Run) -> keras.Model:
     """Return the model without its padding mask, with the same weights.
 
-    tf2onnx turns a masked Keras LSTM into an ONNX Loop; without the mask it emits the standard
-    LSTM operator, to which `_add_sequence_lengths` then gives the per-review lengths. The LSTM
-    operator with `sequence_lens` computes what the masked Keras layer computes.
+    tf2onnx turns a masked Keras LSTM into an ONNX Loop. Without the mask it emits the standard
+    LSTM operator, and `_add_sequence_lengths` then gives that operator the per-review lengths.
+    With `sequence_lens` the operator computes what the masked Keras layer computes.
     """
     if run.settings["architecture"] != LSTM:
         return run.model
@@ -118,9 +118,9 @@ def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Give the LSTM node a `sequence_lengths` input and make the graph respect it.
 
     With `sequence_lens`, the ONNX LSTM stops at each review's last real token: Y is zero after
-    it and Y_h is the state there. The converted graph still reads the padded width, so the
-    readout is rewired: the last-state model reads Y_h instead of the last step of Y, and the
-    mean-pooling model divides the sum of Y by the lengths instead of taking a mean over the width.
+    it and Y_h is the state there. The converted graph still reads the padded width, so its
+    readout is rewired. The last-state model reads Y_h instead of the last step of Y. The
+    mean-pooling model divides the sum of Y by the lengths instead of averaging over the width.
     """
     graph = proto.graph
     lstm_nodes = [node for node in graph.node if node.op_type == "LSTM"]

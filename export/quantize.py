@@ -7,7 +7,7 @@ all time steps and reviews of the call, and for H all reviews of the call at eac
 would then depend on the other reviews of its batch.
 
 `pin_activation_ranges` adds constant input features and constant hidden units that are the
-extremes of the range in every row. Every call then sees the same minimum and maximum, and
+extremes of the range in every row. Every call then gets the same minimum and maximum, and
 quantises each value the same way. Their weights into the real units and into the output are
 zero, so the float model computes exactly what it computed before.
 """

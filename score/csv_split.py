@@ -1,9 +1,9 @@
 """Split a CSV file into byte ranges that begin at record boundaries, for parallel scoring.
 
 Review text may contain quoted newlines, so a newline ends a record only when an even number of
-quote characters precedes it. With RFC 4180 quoting (a field is quoted from its first byte, and
-a quote inside it is doubled) each quote toggles the in-quotes state, so one pass that counts
-quotes finds the record boundaries, and the line and record numbers at each of them.
+quote characters precedes it. With RFC 4180 quoting, a field is quoted from its first byte and
+a quote inside it is doubled, so each quote toggles the in-quotes state. One pass that counts
+quotes therefore finds the record boundaries and the line and record numbers at each of them.
 
 The count is right only where the file's quoting is what Python's csv module in strict mode
 reads the same way. A stray quote inside an unquoted field, text after a closing quote, a
@@ -99,7 +99,7 @@ def scan(path: Path, part_bytes: int, separator: int) -> Scan:
 
 @dataclass
 class _ScanState:
-    """What one block of the scan passes on to the next."""
+    """State carried from one block of the scan to the next."""
 
     position: int = 0
     parity: int = 0
@@ -180,7 +180,7 @@ def split_ranges(
     """Return the byte ranges of `path` to score in parallel, or [] to score it whole.
 
     `header` is the file's header row and `header_lines` the lines it takes, with any blank
-    lines before it. Ranges begin after the header, except the first, which holds it.
+    lines before it. Ranges begin after the header, except the first, which contains it.
     """
     if path.suffix != ".csv" or path.stat().st_size <= part_bytes:
         return []

@@ -29,7 +29,7 @@ class MetadataError(ValueError):
 
 @dataclass(frozen=True)
 class ModelMetadata:
-    """What scoring reads from a model file besides the graph."""
+    """Model settings that scoring reads from a model file besides the graph."""
 
     vocabulary: Vocabulary
     sequence_length: int

@@ -24,8 +24,8 @@ SEQUENCE_LENGTHS = "sequence_lengths"
 SCORES = "scores"
 # Reviews per inference call. onnxruntime's LSTM first multiplies the inputs of all time steps
 # of a call at once, so a call needs batch x steps x 4 x hidden floats (6.5 MB at 16 reviews of
-# 200 tokens), and its memory arena grows faster than that. Batches of 16 took the least CPU
-# time and memory per review in docs/benchmarks.md.
+# 200 tokens). Its memory arena grows faster than that. Batches of 16 took the least CPU time
+# and memory per review in docs/benchmarks.md.
 DEFAULT_BATCH_SIZE = 16
 
 

@@ -8,9 +8,9 @@ The steps, vectorised over a whole batch with pyarrow kernels and numpy:
 
 1. lower-case the text (Unicode-aware) and replace HTML line breaks (`<br />`) with a space;
 2. delete apostrophes (' and U+2019), so that "don't" becomes the single token "dont";
-3. split into tokens: a token is a maximal run of ASCII letters and digits and of non-ASCII
-   characters, except that these non-ASCII characters separate tokens like ASCII punctuation,
-   spaces and control characters do: U+0080-U+00BF (Latin-1 punctuation and no-break space),
+3. split into tokens. A token is a maximal run of ASCII letters and digits and of non-ASCII
+   characters. ASCII punctuation, spaces and control characters separate tokens, and so do
+   these non-ASCII characters: U+0080-U+00BF (Latin-1 punctuation and no-break space),
    U+00D7 and U+00F7, U+2000-U+2BFF (punctuation, spaces, symbols, arrows), U+3000-U+303F (CJK
    punctuation), U+FEFF (byte-order mark) and U+1F000-U+1FFFF (emoji);
 4. map each token to its id: 0 is padding, 1 is out-of-vocabulary, and the vocabulary words take
@@ -91,7 +91,7 @@ def _classify_bytes(data: np.ndarray) -> np.ndarray:
         return classes
 
     # Valid UTF-8 has its continuation bytes right after each lead byte, so these reads stay in
-    # bounds; the padding only guards the last lead byte of a truncated buffer.
+    # bounds. The padding only guards the last lead byte of a truncated buffer.
     padded = np.concatenate([data, np.zeros(3, dtype=np.uint8)])
     first, second, third = padded[leads], padded[leads + 1], padded[leads + 2]
     rules = (

@@ -143,7 +143,7 @@ def load_csv(path: Path, text_column: str, label_column: str) -> Reviews:
 
 
 def split_csv(path: Path, text_column: str, label_column: str) -> Dataset:
-    """Read one CSV file whose `split` column says `train` or `test` for each row."""
+    """Read one CSV file whose `split` column is `train` or `test` in each row."""
     frame = _read_labelled_frame(path, text_column, label_column)
     if "split" not in frame.columns:
         raise DataError(
@@ -187,7 +187,7 @@ def load_keras_imdb(cache_dir: str | Path | None = None) -> Dataset:
 
 
 def split_validation(reviews: Reviews, fraction: float, seed: int) -> tuple[Reviews, Reviews]:
-    """Split off a shuffled, stratified validation set so that it holds both labels."""
+    """Split off a shuffled, stratified validation set so that it contains both labels."""
     if not 0 < fraction < 1:
         raise DataError(f"validation fraction {fraction} is invalid: use a value between 0 and 1")
     generator = np.random.default_rng(seed)

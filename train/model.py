@@ -9,8 +9,8 @@ LSTM = "lstm"
 MLP = "mlp"
 ARCHITECTURES = (LSTM, MLP)
 
-# How the LSTM's outputs become one vector per review: its state after the last real token, or
-# the mean of its outputs over the real tokens.
+# Pooling of the LSTM's outputs into one vector per review: its state after the last real token,
+# or the mean of its outputs over the real tokens.
 LAST = "last"
 MEAN = "mean"
 POOLINGS = (LAST, MEAN)
@@ -36,7 +36,7 @@ def build_model(
     LSTM without its mask, for export only. `embedding_matrix`, of shape (vocabulary_size,
     embedding_dim), gives the embedding's starting weights. `pooling` is `last` (the LSTM's
     final state) or `mean` (its outputs averaged over the real tokens). The MLP flattens a fixed
-    window of `sequence_length` tokens and sees the padding.
+    window of `sequence_length` tokens, padding included.
     """
     initializer = "uniform"
     if embedding_matrix is not None:
