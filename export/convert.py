@@ -23,7 +23,7 @@ from export import quantize as quantization
 from score import metadata as model_metadata
 from score.preprocessing import Vocabulary
 from train.data import DataError
-from train.model import LAST, LSTM, build_model
+from train.model import LAST, LSTM, MASKED_OUTPUT, build_model
 from train.run import CHECKPOINT_NAME, METRICS_NAME, PREPROCESSING_NAME, VOCABULARY_NAME
 
 logger = logging.getLogger(__name__)
@@ -82,14 +82,17 @@ def _inference_twin(run: Run) -> keras.Model:
     if run.settings["architecture"] != LSTM:
         return run.model
     layers = {type(layer).__name__: layer for layer in run.model.layers}
+    bidirectional = run.settings.get("bidirectional", False)
+    lstm = layers["Bidirectional"].forward_layer if bidirectional else layers["LSTM"]
     twin = build_model(
         LSTM,
         vocabulary_size=run.settings["vocabulary_size"],
         sequence_length=run.settings["sequence_length"],
         embedding_dim=layers["Embedding"].output_dim,
-        units=layers["LSTM"].units,
+        units=lstm.units,
         mask_padding=False,
         pooling=run.settings.get("pooling", LAST),
+        bidirectional=bidirectional,
     )
     twin.set_weights(run.model.get_weights())
     return twin
@@ -121,6 +124,7 @@ def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
     it and Y_h is the state there. The converted graph still reads the padded width, so its
     readout is rewired. The last-state model reads Y_h instead of the last step of Y. The
     mean-pooling model divides the sum of Y by the lengths instead of averaging over the width.
+    The max-pooling model masks the padded steps of Y before its maximum.
     """
     graph = proto.graph
     lstm_nodes = [node for node in graph.node if node.op_type == "LSTM"]
@@ -134,25 +138,14 @@ def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
         helper.make_tensor_value_info(SEQUENCE_LENGTHS, onnx.TensorProto.INT32, ["batch"])
     )
 
-    # Follow the chain of shape operations on Y to the node that reduces it over time.
     consumers = _consumers(graph)
-    tensor = lstm.output[0]
-    while True:
-        readers = consumers.get(tensor, [])
-        if len(readers) != 1:
-            raise ExportError(f"LSTM output {tensor} has {len(readers)} readers, expected 1")
-        reader = readers[0]
-        if reader.op_type in ("Squeeze", "Transpose", "Reshape"):
-            tensor = reader.output[0]
-            continue
-        break
-
+    reader = _time_reader(lstm, consumers)
     if reader.op_type == "ReduceMean":
         _divide_sum_by_lengths(graph, reader)
-    elif reader.op_type in ("Slice", "Gather"):
-        _read_final_state(graph, lstm, consumers, reader)
+    elif reader.op_type == "ReduceMax":
+        _mask_padded_steps(graph, reader)
     else:
-        raise ExportError(f"unexpected {reader.op_type} node after the LSTM in the converted graph")
+        _read_final_state(graph, lstm, consumers, reader)
     _sort_topologically(graph)
     _remove_unused_nodes(graph)
     # An LSTM with no Y output also skips writing every step to it: drop the outputs not read.
@@ -162,6 +155,44 @@ def _add_sequence_lengths(proto: onnx.ModelProto) -> onnx.ModelProto:
     if len(lstm.output) > 2 and lstm.output[2] not in read:
         del lstm.output[2:]
     return proto
+
+
+def _time_reader(lstm: onnx.NodeProto, consumers) -> onnx.NodeProto:
+    """Return the node that reads Y across time: a ReduceMean, a ReduceMax or a step Slice.
+
+    Shape operations between Y and that node are followed. A bidirectional LSTM's Y is also
+    sliced into its two directions and concatenated again, so there Slice and Concat are
+    followed too, and only a reduction over time may end the paths.
+    """
+    bidirectional = any(
+        attribute.name == "direction" and attribute.s == b"bidirectional"
+        for attribute in lstm.attribute
+    )
+    followed = {"Squeeze", "Transpose", "Reshape"}
+    ends = {"ReduceMean", "ReduceMax"}
+    if bidirectional:
+        followed |= {"Slice", "Concat"}
+    else:
+        ends |= {"Slice", "Gather"}
+    found: dict[int, onnx.NodeProto] = {}
+    pending = [lstm.output[0]]
+    while pending:
+        tensor = pending.pop()
+        readers = consumers.get(tensor, [])
+        if not readers:
+            raise ExportError(f"LSTM output {tensor} is not reduced over time")
+        for reader in readers:
+            if reader.op_type in ends:
+                found[id(reader)] = reader
+            elif reader.op_type in followed:
+                pending.extend(reader.output)
+            else:
+                raise ExportError(
+                    f"unexpected {reader.op_type} node after the LSTM in the converted graph"
+                )
+    if len(found) != 1:
+        raise ExportError(f"LSTM output is read by {len(found)} nodes across time, expected 1")
+    return next(iter(found.values()))
 
 
 def _read_final_state(graph, lstm, consumers, step_reader) -> None:
@@ -204,6 +235,56 @@ def _divide_sum_by_lengths(graph, mean: onnx.NodeProto) -> None:
         ]
     )
     graph.node.remove(mean)
+
+
+def _mask_padded_steps(graph, maximum: onnx.NodeProto) -> None:
+    # Y is zero after a review's last token, and zero can exceed every real output. As in
+    # Keras' masked layer, the padded steps are replaced by MASKED_OUTPUT before the maximum.
+    axes = [attribute for attribute in maximum.attribute if attribute.name == "axes"]
+    if len(axes) != 1 or list(axes[0].ints) != [0]:
+        raise ExportError("the maximum over the LSTM outputs is not over the time axis")
+    outputs = maximum.input[0]
+    graph.initializer.extend(
+        [
+            helper.make_tensor("step_zero", onnx.TensorProto.INT64, [], [0]),
+            helper.make_tensor("step_one", onnx.TensorProto.INT64, [], [1]),
+            helper.make_tensor("step_axis", onnx.TensorProto.INT64, [1], [1]),
+            helper.make_tensor("unit_axis", onnx.TensorProto.INT64, [1], [2]),
+            helper.make_tensor("masked_output", onnx.TensorProto.FLOAT, [], [MASKED_OUTPUT]),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Shape", [outputs], ["outputs_shape"], end=1, name="outputs_shape"),
+            helper.make_node("Squeeze", ["outputs_shape"], ["steps"], name="steps"),
+            helper.make_node(
+                "Range", ["step_zero", "steps", "step_one"], ["step_index"], name="step_index"
+            ),
+            helper.make_node(
+                "Unsqueeze", ["step_index", "step_axis"], ["step_column"], name="step_column"
+            ),
+            helper.make_node(
+                "Cast",
+                [SEQUENCE_LENGTHS],
+                ["lengths_int64"],
+                to=onnx.TensorProto.INT64,
+                name="lengths_int64",
+            ),
+            helper.make_node(
+                "Less", ["step_column", "lengths_int64"], ["real_steps"], name="real_steps"
+            ),
+            helper.make_node(
+                "Unsqueeze", ["real_steps", "unit_axis"], ["real_step_mask"], name="real_step_mask"
+            ),
+            helper.make_node(
+                "Where",
+                ["real_step_mask", outputs, "masked_output"],
+                ["masked_outputs"],
+                name="masked_outputs",
+            ),
+        ]
+    )
+    maximum.input[0] = "masked_outputs"
 
 
 def _remove_unused_nodes(graph: onnx.GraphProto) -> None:

@@ -65,20 +65,23 @@ def _alternating(value: float, dtype) -> np.ndarray:
 
 
 def _widen_gates(values: np.ndarray, hidden: int, extra_rows: np.ndarray) -> np.ndarray:
-    """Append `extra_rows` (one per gate, shape (GATES, PINNED_UNITS, columns)) to each gate."""
-    direction, rows, columns = values.shape
-    if direction != 1 or rows != GATES * hidden:
-        raise QuantizationError(f"expected a forward LSTM weight of {GATES * hidden} rows")
-    gates = values.reshape(GATES, hidden, columns)
-    widened = np.concatenate([gates, extra_rows], axis=1)
-    return widened.reshape(1, GATES * (hidden + PINNED_UNITS), columns)
+    """Append `extra_rows` (one per gate, shape (GATES, PINNED_UNITS, columns)) to each gate
+    of each direction."""
+    directions, rows, columns = values.shape
+    if rows != GATES * hidden:
+        raise QuantizationError(f"expected an LSTM weight of {GATES * hidden} rows, not {rows}")
+    gates = values.reshape(directions, GATES, hidden, columns)
+    extra = np.broadcast_to(extra_rows, (directions, *extra_rows.shape))
+    widened = np.concatenate([gates, extra], axis=2)
+    return widened.reshape(directions, GATES * (hidden + PINNED_UNITS), columns)
 
 
 def pin_activation_ranges(proto: onnx.ModelProto, token_input: str) -> onnx.ModelProto:
     """Add constant features and hidden units that fix the range of X and H in every row.
 
-    Expects the graph written by `export.convert`: Gather from the embedding table, a forward
-    LSTM with `sequence_lengths`, its final state Y_h squeezed into one MatMul.
+    Expects the graph written by `export.convert`: Gather from the embedding table, one LSTM
+    with `sequence_lengths` (forward or bidirectional), and one MatMul that reads its final
+    state or its pooled outputs, the directions side by side.
     """
     graph = proto.graph
     tensors = _initializers(graph)
@@ -118,29 +121,37 @@ def pin_activation_ranges(proto: onnx.ModelProto, token_input: str) -> onnx.Mode
 
     # B contains the W biases then the R biases, each gate by gate. Input, output and forget
     # gates of the pinned units are saturated open, and their cell candidate is tanh(0) = 0.
-    biases = numpy_helper.to_array(tensors[lstm.input[3]]).reshape(2, GATES, hidden)
-    extra = np.zeros((2, GATES, PINNED_UNITS), np.float32)
-    extra[0, :3, :] = SATURATING_BIAS
-    biases = np.concatenate([biases, extra], axis=2).reshape(1, 2 * GATES * widened_hidden)
-    _replace_initializer(graph, lstm.input[3], biases)
+    biases = numpy_helper.to_array(tensors[lstm.input[3]])
+    directions = biases.shape[0]
+    biases = biases.reshape(directions, 2, GATES, hidden)
+    extra = np.zeros((directions, 2, GATES, PINNED_UNITS), np.float32)
+    extra[:, 0, :3, :] = SATURATING_BIAS
+    biases = np.concatenate([biases, extra], axis=3)
+    _replace_initializer(
+        graph, lstm.input[3], biases.reshape(directions, 2 * GATES * widened_hidden)
+    )
 
-    _set_initial_states(graph, lstm, token_input, hidden)
+    _set_initial_states(graph, lstm, token_input, hidden, directions)
     for attribute in lstm.attribute:
         if attribute.name == "hidden_size":
             attribute.i = widened_hidden
 
-    # The output layer reads the real units only.
+    # The output layer reads the real units of each direction only.
     dense = _single_node(graph, "MatMul")
     kernel = numpy_helper.to_array(tensors[dense.input[1]])
-    if kernel.shape[0] != hidden:
-        raise QuantizationError(f"the output MatMul expects {kernel.shape[0]} inputs, not {hidden}")
-    kernel = np.concatenate([kernel, np.zeros((PINNED_UNITS, kernel.shape[1]), kernel.dtype)])
+    if kernel.shape[0] != directions * hidden:
+        raise QuantizationError(
+            f"the output MatMul expects {kernel.shape[0]} inputs, not {directions * hidden}"
+        )
+    zeros = np.zeros((PINNED_UNITS, kernel.shape[1]), kernel.dtype)
+    blocks = np.split(kernel, directions)
+    kernel = np.concatenate([part for block in blocks for part in (block, zeros)])
     _replace_initializer(graph, dense.input[1], kernel)
     return proto
 
 
 def _set_initial_states(
-    graph: onnx.GraphProto, lstm: onnx.NodeProto, token_input: str, hidden: int
+    graph: onnx.GraphProto, lstm: onnx.NodeProto, token_input: str, hidden: int, directions: int
 ) -> None:
     """Start H at zero and the pinned cells at +-`SATURATING_CELL`, for any batch size."""
     while len(lstm.input) < 7:
@@ -150,7 +161,7 @@ def _set_initial_states(
     graph.initializer.extend(
         [
             numpy_helper.from_array(cell, "pinned_initial_cell"),
-            numpy_helper.from_array(np.array([1], np.int64), "pinned_one"),
+            numpy_helper.from_array(np.array([directions], np.int64), "pinned_directions"),
             numpy_helper.from_array(np.array([hidden + PINNED_UNITS], np.int64), "pinned_width"),
         ]
     )
@@ -161,7 +172,7 @@ def _set_initial_states(
             ),
             helper.make_node(
                 "Concat",
-                ["pinned_one", "pinned_batch", "pinned_width"],
+                ["pinned_directions", "pinned_batch", "pinned_width"],
                 ["pinned_state_shape"],
                 name="pinned_state_shape",
                 axis=0,

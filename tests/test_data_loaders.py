@@ -121,3 +121,34 @@ def test_validation_split_depends_on_seed(tmp_path):
     other = split_validation(dataset.train, 0.2, seed=4)[1].texts
     assert first == again
     assert first != other
+
+
+def write_film_addresses(root, reviews_per_class, films):
+    # Review N of each class is about film N % films, as in aclImdb's urls_*.txt files.
+    for label in ("pos", "neg"):
+        lines = [
+            f"http://www.imdb.com/title/tt{index % films:07d}/usercomments"
+            for index in range(reviews_per_class)
+        ]
+        (root / "train" / f"urls_{label}.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_validation_split_keeps_each_film_on_one_side(tmp_path):
+    write_aclimdb(tmp_path, reviews_per_class=60)
+    write_film_addresses(tmp_path, reviews_per_class=60, films=12)
+    dataset = load_dataset(tmp_path)
+    assert dataset.train.films[0].endswith("tt0000000/usercomments")
+    train, validation = split_validation(dataset.train, 0.25, seed=3)
+    assert not set(train.films) & set(validation.films)
+    assert 25 <= len(validation) <= 40
+    assert set(validation.labels.tolist()) == {0, 1}
+    assert len(train) + len(validation) == 120
+
+
+def test_validation_split_by_label_when_addresses_miss_reviews(tmp_path):
+    write_aclimdb(tmp_path, reviews_per_class=50)
+    write_film_addresses(tmp_path, reviews_per_class=10, films=5)
+    dataset = load_dataset(tmp_path)
+    assert dataset.train.films is None
+    train, validation = split_validation(dataset.train, 0.2, seed=3)
+    assert len(validation) == 20

@@ -7,17 +7,39 @@ import onnx
 import pytest
 
 from score import SentimentModel
-from tests.conftest import run_module
+from tests.conftest import SMALL_MODEL, run_module
 
 pytest.importorskip("tensorflow")
 
 
 @pytest.fixture(scope="module")
-def int8_model(trained_run, generated_data):
-    output = trained_run / "int8.onnx"
+def bidirectional_run(generated_data, tmp_path_factory):
+    """A small bidirectional LSTM with max pooling, trained through the CLI."""
+    folder = tmp_path_factory.mktemp("bidirectional")
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(folder),
+        *SMALL_MODEL,
+        "--pooling", "max",
+        "--bidirectional",
+    )  # fmt: skip
+    run_module("export", str(folder), "--output", str(folder / "model.onnx"))
+    return folder
+
+
+@pytest.fixture(scope="module", params=["forward-last", "bidirectional-max"])
+def models(request, trained_run, exported_model, generated_data):
+    """Float32 and int8 files of the same run: (float32 path, int8 path)."""
+    if request.param == "forward-last":
+        folder, float_model = trained_run, exported_model
+    else:
+        folder = request.getfixturevalue("bidirectional_run")
+        float_model = folder / "model.onnx"
+    output = folder / "int8.onnx"
     run_module(
         "export",
-        str(trained_run),
+        str(folder),
         "--output",
         str(output),
         "--quantize",
@@ -28,10 +50,11 @@ def int8_model(trained_run, generated_data):
         "--max-accuracy-loss",
         "0.05",
     )
-    return output
+    return float_model, output
 
 
-def test_int8_metadata(int8_model, exported_model):
+def test_int8_metadata(models):
+    exported_model, int8_model = models
     entries = {entry.key: entry.value for entry in onnx.load(int8_model).metadata_props}
     float_entries = {entry.key: entry.value for entry in onnx.load(exported_model).metadata_props}
     assert set(float_entries) <= set(entries)
@@ -42,7 +65,8 @@ def test_int8_metadata(int8_model, exported_model):
     assert export["accuracy"]["float32"] - export["accuracy"]["int8"] <= 0.05
 
 
-def test_int8_scores_batch_independent(int8_model, generated_data):
+def test_int8_scores_batch_independent(models, generated_data):
+    int8_model = models[1]
     texts = (generated_data / "test.csv").read_text().splitlines()[1:80]
     model = SentimentModel(int8_model, threads=1)
     together = model.score_texts(texts)
@@ -56,14 +80,16 @@ def test_int8_scores_batch_independent(int8_model, generated_data):
     assert np.array_equal(together, shuffled)
 
 
-def test_int8_close_to_float(int8_model, exported_model, generated_data):
+def test_int8_close_to_float(models, generated_data):
+    exported_model, int8_model = models
     texts = (generated_data / "test.csv").read_text().splitlines()[1:80]
     quantized = SentimentModel(int8_model).score_texts(texts)
     reference = SentimentModel(exported_model).score_texts(texts)
     assert np.abs(quantized - reference).max() < 0.05
 
 
-def test_pinned_float_graph_unchanged(exported_model, generated_data, tmp_path):
+def test_pinned_float_graph_unchanged(models, generated_data, tmp_path):
+    exported_model = models[0]
     from export.convert import _remove_unused_nodes, _sort_topologically
     from export.quantize import pin_activation_ranges
 

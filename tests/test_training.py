@@ -84,6 +84,64 @@ def test_mean_pooling_exports_with_parity(generated_data, tmp_path):
     assert json.loads(entries["sentiment.preprocessing"])["pooling"] == "mean"
 
 
+@pytest.mark.parametrize("direction", [[], ["--bidirectional"]], ids=["forward", "bidirectional"])
+def test_max_pooling_exports_with_parity(generated_data, tmp_path, direction):
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--pooling", "max",
+        *direction,
+    )  # fmt: skip
+    run_module("export", str(tmp_path), "--output", str(tmp_path / "model.onnx"))
+    model = onnx.load(tmp_path / "model.onnx")
+    operators = [node.op_type for node in model.graph.node]
+    assert operators.count("LSTM") == 1
+    assert "Where" in operators
+    entries = {entry.key: entry.value for entry in model.metadata_props}
+    export = json.loads(entries["sentiment.export"])
+    assert export["parity_max_abs_difference"] <= 1e-4
+    settings = json.loads(entries["sentiment.preprocessing"])
+    assert settings["pooling"] == "max"
+    assert settings["bidirectional"] == bool(direction)
+
+
+def test_language_model_pretraining_trains_and_exports(generated_data, tmp_path):
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--pooling", "max",
+        "--bidirectional",
+        "--pretrain-lstm-epochs", "3",
+    )  # fmt: skip
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    losses = metrics["language_model_losses"]
+    assert len(losses) == 3
+    assert losses[2] < losses[0]
+    run_module("export", str(tmp_path), "--output", str(tmp_path / "model.onnx"))
+    entries = {
+        entry.key: entry.value for entry in onnx.load(tmp_path / "model.onnx").metadata_props
+    }
+    assert json.loads(entries["sentiment.export"])["parity_max_abs_difference"] <= 1e-4
+
+
+def test_bidirectional_lstm_needs_pooled_outputs(generated_data, tmp_path):
+    result = run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--bidirectional",
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--pooling mean or max" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_missing_monitored_metric_stops_training():
     from train.run import RequireMonitoredMetric
 

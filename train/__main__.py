@@ -43,7 +43,12 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "--pooling",
         choices=POOLINGS,
         default=LAST,
-        help="LSTM summary of a review: final state, or mean of outputs over its tokens",
+        help="LSTM summary of a review: final state, or mean or maximum of outputs over its tokens",
+    )
+    parser.add_argument(
+        "--bidirectional",
+        action="store_true",
+        help="add an LSTM that reads each review backwards (needs --pooling mean or max)",
     )
     parser.add_argument(
         "--pretrain-embeddings",
@@ -61,6 +66,18 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "to reuse its pretrained word vectors",
     )
     parser.add_argument(
+        "--pretrain-lstm-epochs",
+        type=int,
+        default=0,
+        help="first train the embedding and LSTM as a language model on the training and "
+        "unlabelled reviews for this many epochs (needs --pooling mean or max)",
+    )
+    parser.add_argument(
+        "--freeze-embeddings",
+        action="store_true",
+        help="keep the pretrained word vectors fixed while the classifier trains",
+    )
+    parser.add_argument(
         "--validation-fraction", type=float, default=0.2, help="share of training reviews held out"
     )
     parser.add_argument("--seed", type=int, default=1337, help="seed of every random choice")
@@ -72,6 +89,15 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "--threads", type=int, default=None, help="TensorFlow threads (default: all)"
     )
     arguments = vars(parser.parse_args(argv))
+    if arguments["bidirectional"] and arguments["pooling"] == LAST:
+        parser.error("--bidirectional needs --pooling mean or max; add one of them")
+    if arguments["pretrain_lstm_epochs"] and (
+        arguments["pooling"] == LAST or arguments["architecture"] != LSTM
+    ):
+        parser.error(
+            "--pretrain-lstm-epochs needs the lstm architecture with --pooling mean or max, "
+            "whose outputs at every step predict the neighbouring tokens; add one of them"
+        )
     return TrainConfig(**arguments)
 
 

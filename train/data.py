@@ -26,10 +26,11 @@ class DataError(ValueError):
 
 @dataclass
 class Reviews:
-    """Review texts with 0/1 labels (1 is positive)."""
+    """Review texts with 0/1 labels (1 is positive), and the film each review is about if known."""
 
     texts: list[str]
     labels: np.ndarray
+    films: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -88,20 +89,43 @@ def load_dataset(
 
 
 def load_aclimdb_split(folder: Path) -> Reviews:
-    """Read the `pos` and `neg` folders of one aclImdb split; files are read in name order."""
+    """Read the `pos` and `neg` folders of one aclImdb split; files are read in name order.
+
+    When the split has its `urls_pos.txt` and `urls_neg.txt` files, each review also gets the
+    address of its film: line N of the file belongs to review `N_<rating>.txt`.
+    """
     texts: list[str] = []
     labels: list[int] = []
+    films: list[str] | None = []
     for name, label in (("neg", 0), ("pos", 1)):
         class_folder = folder / name
         if not class_folder.is_dir():
             raise DataError(f"{class_folder} not found: an aclImdb split needs pos/ and neg/")
-        for file in sorted(class_folder.glob("*.txt")):
+        files = sorted(class_folder.glob("*.txt"))
+        for file in files:
             texts.append(file.read_text(encoding="utf-8", errors="replace"))
             labels.append(label)
+        addresses = _film_addresses(folder / f"urls_{name}.txt", files)
+        films = None if films is None or addresses is None else films + addresses
     if not texts:
         raise DataError(f"{folder} has no .txt reviews in pos/ or neg/")
     logger.info("read %d reviews from %s", len(texts), folder)
-    return Reviews(texts=texts, labels=np.asarray(labels, dtype=np.int32))
+    return Reviews(texts=texts, labels=np.asarray(labels, dtype=np.int32), films=films)
+
+
+def _film_addresses(urls: Path, files: list[Path]) -> list[str] | None:
+    """Return the film address of each review file, or None when `urls` does not cover them."""
+    if not urls.is_file():
+        return None
+    lines = urls.read_text(encoding="utf-8").splitlines()
+    addresses = []
+    for file in files:
+        number = file.stem.split("_")[0]
+        if not number.isdigit() or int(number) >= len(lines):
+            logger.warning("%s has no line for %s: reviews are not grouped by film", urls, file)
+            return None
+        addresses.append(lines[int(number)].strip())
+    return addresses
 
 
 def load_unlabelled(folder: Path) -> list[str]:
@@ -187,26 +211,60 @@ def load_keras_imdb(cache_dir: str | Path | None = None) -> Dataset:
 
 
 def split_validation(reviews: Reviews, fraction: float, seed: int) -> tuple[Reviews, Reviews]:
-    """Split off a shuffled, stratified validation set so that it contains both labels."""
+    """Split off a shuffled validation set that contains both labels.
+
+    When the films of the reviews are known, whole films go to one side: the test reviews are
+    about other films than the training reviews, and a validation set that shared films with
+    training would reward remembering them. Otherwise the split is stratified by label.
+    """
     if not 0 < fraction < 1:
         raise DataError(f"validation fraction {fraction} is invalid: use a value between 0 and 1")
     generator = np.random.default_rng(seed)
-    validation_rows: list[np.ndarray] = []
     for label in (0, 1):
-        rows = np.flatnonzero(reviews.labels == label)
-        if len(rows) < 2:
+        if np.count_nonzero(reviews.labels == label) < 2:
             raise DataError(
-                f"the training data has {len(rows)} review(s) with label {label}: "
-                "both labels need at least 2 reviews"
+                f"the training data has {np.count_nonzero(reviews.labels == label)} review(s) "
+                f"with label {label}: both labels need at least 2 reviews"
             )
-        generator.shuffle(rows)
-        validation_rows.append(rows[: max(1, round(len(rows) * fraction))])
-    in_validation = np.zeros(len(reviews), dtype=bool)
-    in_validation[np.concatenate(validation_rows)] = True
+    if reviews.films is not None:
+        in_validation = _split_by_film(reviews, fraction, generator)
+    else:
+        in_validation = _split_by_label(reviews, fraction, generator)
 
     def take(mask: np.ndarray) -> Reviews:
         rows = np.flatnonzero(mask)
         generator.shuffle(rows)
-        return Reviews([reviews.texts[i] for i in rows], reviews.labels[rows])
+        films = None if reviews.films is None else [reviews.films[i] for i in rows]
+        return Reviews([reviews.texts[i] for i in rows], reviews.labels[rows], films)
 
     return take(~in_validation), take(in_validation)
+
+
+def _split_by_label(reviews: Reviews, fraction: float, generator) -> np.ndarray:
+    validation_rows: list[np.ndarray] = []
+    for label in (0, 1):
+        rows = np.flatnonzero(reviews.labels == label)
+        generator.shuffle(rows)
+        validation_rows.append(rows[: max(1, round(len(rows) * fraction))])
+    in_validation = np.zeros(len(reviews), dtype=bool)
+    in_validation[np.concatenate(validation_rows)] = True
+    return in_validation
+
+
+def _split_by_film(reviews: Reviews, fraction: float, generator) -> np.ndarray:
+    films = np.asarray(reviews.films)
+    names, film_of_review = np.unique(films, return_inverse=True)
+    order = generator.permutation(len(names))
+    counts = np.bincount(film_of_review, minlength=len(names))[order]
+    # Whole films in shuffled order until the validation set holds its share of the reviews.
+    chosen = order[: int(np.searchsorted(np.cumsum(counts), round(len(reviews) * fraction))) + 1]
+    in_validation = np.isin(film_of_review, chosen)
+    if in_validation.all() or len(set(reviews.labels[in_validation].tolist())) < 2:
+        logger.warning("the films cannot be split with both labels on each side: split by label")
+        return _split_by_label(reviews, fraction, generator)
+    logger.info(
+        "validation: %d reviews of %d films, none of which is in training",
+        in_validation.sum(),
+        len(chosen),
+    )
+    return in_validation

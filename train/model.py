@@ -10,10 +10,38 @@ MLP = "mlp"
 ARCHITECTURES = (LSTM, MLP)
 
 # Pooling of the LSTM's outputs into one vector per review: its state after the last real token,
-# or the mean of its outputs over the real tokens.
+# the mean of its outputs over the real tokens, or their maximum per unit.
 LAST = "last"
 MEAN = "mean"
-POOLINGS = (LAST, MEAN)
+MAX = "max"
+POOLINGS = (LAST, MEAN, MAX)
+# Stands in for the outputs at padded steps before the maximum; LSTM outputs lie in (-1, 1).
+MASKED_OUTPUT = -1e4
+
+
+@keras.saving.register_keras_serializable(package="sentiment")
+class MaskedMaxPooling1D(keras.layers.Layer):
+    """Maximum of each feature over the time steps that the mask keeps.
+
+    Keras' `GlobalMaxPooling1D` ignores the mask, so a review's padding would take part in
+    its maximum and its score would depend on how far it was padded.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            keep = keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1)
+            inputs = keras.ops.where(keep, inputs, MASKED_OUTPUT)
+        return keras.ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
 
 
 def build_model(
@@ -27,6 +55,8 @@ def build_model(
     mask_padding: bool = True,
     embedding_matrix: np.ndarray | None = None,
     pooling: str = LAST,
+    bidirectional: bool = False,
+    freeze_embeddings: bool = False,
 ) -> keras.Model:
     """Build and compile a binary sentiment classifier over token ids.
 
@@ -35,8 +65,11 @@ def build_model(
     dropout during training; it changes nothing at inference. `mask_padding=False` builds the
     LSTM without its mask, for export only. `embedding_matrix`, of shape (vocabulary_size,
     embedding_dim), gives the embedding's starting weights. `pooling` is `last` (the LSTM's
-    final state) or `mean` (its outputs averaged over the real tokens). The MLP flattens a fixed
-    window of `sequence_length` tokens, padding included.
+    final state), `mean` (its outputs averaged over the real tokens) or `max` (their maximum per
+    unit). `bidirectional` adds a second LSTM of `units` that reads each review from its end;
+    the two directions' outputs are concatenated. The MLP flattens a fixed window of
+    `sequence_length` tokens, padding included. `freeze_embeddings` keeps the embedding at its
+    starting weights during training.
     """
     initializer = "uniform"
     if embedding_matrix is not None:
@@ -44,13 +77,16 @@ def build_model(
     if pooling not in POOLINGS:
         raise ValueError(f"pooling {pooling!r} is unknown: use one of {POOLINGS}")
     if architecture == LSTM:
+        lstm = keras.layers.LSTM(units, dropout=dropout, return_sequences=pooling != LAST)
+        if bidirectional:
+            if pooling == LAST:
+                raise ValueError("a bidirectional LSTM needs mean or max pooling, not last")
+            lstm = keras.layers.Bidirectional(lstm)
+        recurrent = [lstm]
         if pooling == MEAN:
-            recurrent = [
-                keras.layers.LSTM(units, dropout=dropout, return_sequences=True),
-                keras.layers.GlobalAveragePooling1D(),
-            ]
-        else:
-            recurrent = [keras.layers.LSTM(units, dropout=dropout)]
+            recurrent.append(keras.layers.GlobalAveragePooling1D())
+        elif pooling == MAX:
+            recurrent.append(MaskedMaxPooling1D())
         model = keras.Sequential(
             [
                 keras.Input(shape=(None,), dtype="int32", name="token_ids"),
@@ -59,6 +95,7 @@ def build_model(
                     embedding_dim,
                     embeddings_initializer=initializer,
                     mask_zero=mask_padding,
+                    trainable=not freeze_embeddings,
                 ),
                 *recurrent,
                 keras.layers.Dense(1, activation="sigmoid"),

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from score import preprocessing
 from score.preprocessing import Vocabulary
-from train import data, model_card, plots
+from train import batches, data, model_card, plots
 from train.model import LSTM, MLP, build_model
 
 logger = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ PREPROCESSING_NAME = "preprocessing.json"
 METRICS_NAME = "metrics.json"
 MONITOR = "val_loss"
 DEFAULT_UNITS = {LSTM: 128, MLP: 256}
+EVALUATION_BATCH = 256
 
 
 @dataclass
@@ -44,6 +45,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     dropout: float = 0.0
     pooling: str = "last"
+    bidirectional: bool = False
+    freeze_embeddings: bool = False
+    pretrain_lstm_epochs: int = 0
     pretrain_embeddings: bool = False
     pretrain_epochs: int = 5
     embeddings: str | None = None
@@ -94,6 +98,15 @@ def library_versions() -> dict[str, str]:
 def _encode(vocabulary: Vocabulary, reviews: data.Reviews, length: int) -> np.ndarray:
     batch = vocabulary.encode(reviews.texts, length)
     return preprocessing.pad_to_width(batch, length)
+
+
+def _loss_and_accuracy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Binary cross-entropy and accuracy at threshold 0.5, as Keras computes them."""
+    labels = np.asarray(labels, dtype=np.float64)
+    clipped = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
+    loss = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
+    accuracy = np.mean((scores > 0.5) == (labels == 1))
+    return float(loss), float(accuracy)
 
 
 def train(config: TrainConfig) -> dict:
@@ -158,15 +171,46 @@ def train(config: TrainConfig) -> dict:
         dropout=config.dropout,
         embedding_matrix=embedding_matrix,
         pooling=config.pooling,
+        bidirectional=config.bidirectional,
+        freeze_embeddings=config.freeze_embeddings,
     )
+    language_model_losses = []
+    if config.pretrain_lstm_epochs:
+        from train.language_model import pretrain_lstm
+
+        # Unlabelled and training texts only, as for the word vectors.
+        texts = train_reviews.texts + validation_reviews.texts + dataset.unlabelled
+        language_model_losses = pretrain_lstm(
+            model,
+            _encode(vocabulary, data.Reviews(texts, np.zeros(len(texts))), length),
+            epochs=config.pretrain_lstm_epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            seed=config.seed,
+        )
+    if config.architecture == LSTM:
+        # The LSTM masks padding, so batches trimmed to their longest review train the same
+        # model in less time. The MLP reads a fixed window and takes the padded arrays.
+        fit_data = {
+            "x": batches.LengthBatches(
+                x_train, train_reviews.labels, config.batch_size, config.seed
+            ),
+            "validation_data": batches.SortedBatches(
+                x_validation, validation_reviews.labels, EVALUATION_BATCH
+            ),
+        }
+    else:
+        fit_data = {
+            "x": x_train,
+            "y": train_reviews.labels,
+            "validation_data": (x_validation, validation_reviews.labels),
+            "batch_size": config.batch_size,
+            "shuffle": True,
+        }
     checkpoint_path = out / CHECKPOINT_NAME
     history = model.fit(
-        x_train,
-        train_reviews.labels,
-        validation_data=(x_validation, validation_reviews.labels),
+        **fit_data,
         epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
         verbose=2,
         callbacks=[
             RequireMonitoredMetric(MONITOR),
@@ -179,8 +223,11 @@ def train(config: TrainConfig) -> dict:
 
     # The last epoch is not always the best one: evaluate the checkpoint that was kept.
     best = keras.models.load_model(checkpoint_path)
-    test_loss, test_accuracy = best.evaluate(x_test, dataset.test.labels, batch_size=256, verbose=0)
-    test_scores = best.predict(x_test, batch_size=256, verbose=0).reshape(-1)
+    if config.architecture == LSTM:
+        test_scores = batches.predict(best, x_test, EVALUATION_BATCH)
+    else:
+        test_scores = best.predict(x_test, batch_size=EVALUATION_BATCH, verbose=0).reshape(-1)
+    test_loss, test_accuracy = _loss_and_accuracy(test_scores, dataset.test.labels)
 
     settings = {
         "vocabulary_size": config.vocabulary_size,
@@ -191,6 +238,7 @@ def train(config: TrainConfig) -> dict:
         "out_of_vocabulary_id": preprocessing.OUT_OF_VOCABULARY_ID,
         "architecture": config.architecture,
         "pooling": config.pooling,
+        "bidirectional": config.bidirectional,
     }
     (out / PREPROCESSING_NAME).write_text(json.dumps(settings, indent=2) + "\n")
 
@@ -199,6 +247,7 @@ def train(config: TrainConfig) -> dict:
         "units": config.resolved_units(),
         "config": {key: str(value) for key, value in asdict(config).items()},
         "history": {key: [float(v) for v in values] for key, values in history.items()},
+        "language_model_losses": language_model_losses,
         "best_epoch": best_epoch,
         "validation_loss": float(history[MONITOR][best_epoch - 1]),
         "validation_accuracy": float(history["val_accuracy"][best_epoch - 1]),
@@ -208,7 +257,11 @@ def train(config: TrainConfig) -> dict:
             "train": len(train_reviews),
             "validation": len(validation_reviews),
             "test": len(dataset.test),
-            "unlabelled": len(dataset.unlabelled) if config.pretrain_embeddings else 0,
+            "unlabelled": (
+                len(dataset.unlabelled)
+                if config.pretrain_embeddings or config.pretrain_lstm_epochs
+                else 0
+            ),
         },
         "data_source": dataset.source,
         "data_fingerprint": {
