@@ -84,7 +84,11 @@ def test_mean_pooling_exports_with_parity(generated_data, tmp_path):
     assert json.loads(entries["sentiment.preprocessing"])["pooling"] == "mean"
 
 
-@pytest.mark.parametrize("direction", [[], ["--bidirectional"]], ids=["forward", "bidirectional"])
+@pytest.mark.parametrize(
+    "direction",
+    [[], ["--bidirectional", "--token-dropout", "0.2"]],
+    ids=["forward", "bidirectional-token-dropout"],
+)
 def test_max_pooling_exports_with_parity(generated_data, tmp_path, direction):
     run_module(
         "train",
@@ -104,7 +108,7 @@ def test_max_pooling_exports_with_parity(generated_data, tmp_path, direction):
     assert export["parity_max_abs_difference"] <= 1e-4
     settings = json.loads(entries["sentiment.preprocessing"])
     assert settings["pooling"] == "max"
-    assert settings["bidirectional"] == bool(direction)
+    assert settings["bidirectional"] == ("--bidirectional" in direction)
 
 
 def test_language_model_pretraining_trains_and_exports(generated_data, tmp_path):

@@ -51,6 +51,12 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         help="add an LSTM that reads each review backwards (needs --pooling mean or max)",
     )
     parser.add_argument(
+        "--token-dropout",
+        type=float,
+        default=0.0,
+        help="share of tokens replaced by the out-of-vocabulary id during training",
+    )
+    parser.add_argument(
         "--pretrain-embeddings",
         action="store_true",
         help="start the embedding from word2vec vectors learnt on the training and unlabelled "
@@ -71,6 +77,18 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         default=0,
         help="first train the embedding and LSTM as a language model on the training and "
         "unlabelled reviews for this many epochs (needs --pooling mean or max)",
+    )
+    parser.add_argument(
+        "--teacher",
+        default=None,
+        help="exported .onnx model that labels the unlabelled reviews; its surest verdicts "
+        "join the training reviews (self-training)",
+    )
+    parser.add_argument(
+        "--pseudo-label-margin",
+        type=float,
+        default=0.05,
+        help="keep the teacher's verdicts with a score this close to 0 or 1",
     )
     parser.add_argument(
         "--freeze-embeddings",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from score.preprocessing import OUT_OF_VOCABULARY_ID, PADDING_ID
+
 LSTM = "lstm"
 MLP = "mlp"
 ARCHITECTURES = (LSTM, MLP)
@@ -44,6 +46,32 @@ class MaskedMaxPooling1D(keras.layers.Layer):
         return (input_shape[0], input_shape[2])
 
 
+@keras.saving.register_keras_serializable(package="sentiment")
+class TokenDropout(keras.layers.Layer):
+    """During training, replace each real token by the out-of-vocabulary id with probability
+    `rate`; at inference, pass the ids through unchanged.
+
+    A model that cannot count on any single word reads more of each review, instead of
+    remembering the names and titles of the films it was trained on.
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        draws = keras.random.uniform(keras.ops.shape(inputs), seed=self.seed_generator)
+        dropped = keras.ops.logical_and(draws < self.rate, inputs != PADDING_ID)
+        return keras.ops.where(dropped, OUT_OF_VOCABULARY_ID, inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 def build_model(
     architecture: str,
     vocabulary_size: int,
@@ -57,6 +85,8 @@ def build_model(
     pooling: str = LAST,
     bidirectional: bool = False,
     freeze_embeddings: bool = False,
+    token_dropout: float = 0.0,
+    seed: int | None = None,
 ) -> keras.Model:
     """Build and compile a binary sentiment classifier over token ids.
 
@@ -69,7 +99,8 @@ def build_model(
     unit). `bidirectional` adds a second LSTM of `units` that reads each review from its end;
     the two directions' outputs are concatenated. The MLP flattens a fixed window of
     `sequence_length` tokens, padding included. `freeze_embeddings` keeps the embedding at its
-    starting weights during training.
+    starting weights during training. `token_dropout` is the share of tokens replaced by the
+    out-of-vocabulary id during training (see `TokenDropout`), drawn from `seed`.
     """
     initializer = "uniform"
     if embedding_matrix is not None:
@@ -90,6 +121,7 @@ def build_model(
         model = keras.Sequential(
             [
                 keras.Input(shape=(None,), dtype="int32", name="token_ids"),
+                *([TokenDropout(token_dropout, seed=seed)] if token_dropout else []),
                 keras.layers.Embedding(
                     vocabulary_size,
                     embedding_dim,

@@ -19,10 +19,20 @@ def render(metrics: dict) -> str:
     counts = metrics["counts"]
     architecture = metrics["architecture"]
     if architecture == "lstm":
+        recurrent = f"LSTM({metrics['units']}, input dropout {config['dropout']})"
+        if config.get("bidirectional") == "True":
+            recurrent = f"Bidirectional({recurrent}, outputs concatenated)"
+        pooling = {
+            "last": "",
+            "mean": " -> mean over the tokens",
+            "max": " -> maximum over the tokens",
+        }[config.get("pooling", "last")]
+        frozen = ", frozen" if config.get("freeze_embeddings") == "True" else ""
+        token_dropout = float(config.get("token_dropout", 0))
+        dropped = f"TokenDropout({token_dropout}, training only) -> " if token_dropout else ""
         layers = (
-            f"Embedding({config['vocabulary_size']}, {config['embedding_dim']}, padding masked)"
-            f" -> LSTM({metrics['units']}, input dropout {config['dropout']})"
-            " -> Dense(1, sigmoid)"
+            f"{dropped}Embedding({config['vocabulary_size']}, {config['embedding_dim']}, "
+            f"padding masked{frozen}) -> {recurrent}{pooling} -> Dense(1, sigmoid)"
         )
     else:
         layers = (
@@ -34,6 +44,27 @@ def render(metrics: dict) -> str:
         f"training and {counts['unlabelled']:,} unlabelled reviews"
         if config.get("pretrain_embeddings") == "True"
         else "none (random start)"
+    )
+    language_model = metrics.get("language_model_losses") or []
+    if language_model:
+        pretraining += (
+            f"; then the embedding and LSTM trained for {len(language_model)} epochs as a language "
+            f"model on the same {counts['train'] + counts['validation'] + counts['unlabelled']:,} "
+            "texts, each direction predicting the next token it would read (sampled softmax "
+            f"loss by epoch: {', '.join(f'{loss:.3f}' for loss in language_model)})"
+        )
+    teacher = ""
+    if counts.get("pseudo_labelled"):
+        teacher = (
+            f" Self-training: {counts['pseudo_labelled']:,} unlabelled reviews joined the "
+            f"training reviews with the label that the model `{config['teacher']}` gave them "
+            f"(score within {config['pseudo_label_margin']} of 0 or 1, as many of each label)."
+        )
+    split = (
+        "shuffled split by film (no film has reviews on both sides, as between the training and "
+        "test sets)"
+        if metrics.get("validation_split") == "film"
+        else "stratified shuffled split"
     )
     history = metrics["history"]
     rows = "\n".join(
@@ -50,9 +81,9 @@ is positive; the label is `positive` at or above 0.5.
 ## Data
 
 - Source: `{metrics["data_source"]}`.
-- {counts["train"]:,} training and {counts["validation"]:,} validation reviews, a stratified
-  shuffled split (seed {metrics["seed"]}) of the labelled training set; {counts["test"]:,} test
-  reviews used only for the figures below, never for training or model selection.
+- {counts["train"]:,} training and {counts["validation"]:,} validation reviews, a {split}
+  (seed {metrics["seed"]}) of the labelled training set; {counts["test"]:,} test reviews used
+  only for the figures below, never for training or model selection.{teacher}
 - SHA-256 of the training and test texts with labels: `{metrics["data_fingerprint"]["train"]}`
   and `{metrics["data_fingerprint"]["test"]}`.
 
@@ -67,7 +98,7 @@ each review kept.
 ## Architecture and training
 
 - {layers}.
-- Embedding start: {pretraining}.
+- Pretraining: {pretraining}.
 - Adam, learning rate {config["learning_rate"]}, binary cross-entropy, batch
   {config["batch_size"]}, {config["epochs"]} epochs; the checkpoint with the lowest validation
   loss (epoch {metrics["best_epoch"]}) is kept.

@@ -48,6 +48,9 @@ class TrainConfig:
     bidirectional: bool = False
     freeze_embeddings: bool = False
     pretrain_lstm_epochs: int = 0
+    token_dropout: float = 0.0
+    teacher: str | None = None
+    pseudo_label_margin: float = 0.05
     pretrain_embeddings: bool = False
     pretrain_epochs: int = 5
     embeddings: str | None = None
@@ -136,6 +139,19 @@ def train(config: TrainConfig) -> dict:
     (out / VOCABULARY_NAME).write_text("\n".join(vocabulary.words) + "\n", encoding="utf-8")
 
     length = config.sequence_length
+    labelled_texts = train_reviews.texts
+    pseudo_labelled = 0
+    if config.teacher is not None:
+        from train.pseudo_labels import pseudo_label
+
+        # The vocabulary stays that of the labelled reviews, so the teacher's run and this one
+        # can share pretrained embeddings.
+        extra = pseudo_label(config.teacher, dataset.unlabelled, config.pseudo_label_margin)
+        pseudo_labelled = len(extra)
+        train_reviews = data.Reviews(
+            train_reviews.texts + extra.texts,
+            np.concatenate([train_reviews.labels, extra.labels]),
+        )
     x_train = _encode(vocabulary, train_reviews, length)
     x_validation = _encode(vocabulary, validation_reviews, length)
     x_test = _encode(vocabulary, dataset.test, length)
@@ -152,7 +168,7 @@ def train(config: TrainConfig) -> dict:
 
         # Unlabelled and training texts only: the test split never shapes the model.
         embedding_matrix = pretrain_embeddings(
-            train_reviews.texts + validation_reviews.texts + dataset.unlabelled,
+            labelled_texts + validation_reviews.texts + dataset.unlabelled,
             vocabulary,
             config.vocabulary_size,
             config.embedding_dim,
@@ -173,13 +189,15 @@ def train(config: TrainConfig) -> dict:
         pooling=config.pooling,
         bidirectional=config.bidirectional,
         freeze_embeddings=config.freeze_embeddings,
+        token_dropout=config.token_dropout,
+        seed=config.seed,
     )
     language_model_losses = []
     if config.pretrain_lstm_epochs:
         from train.language_model import pretrain_lstm
 
         # Unlabelled and training texts only, as for the word vectors.
-        texts = train_reviews.texts + validation_reviews.texts + dataset.unlabelled
+        texts = labelled_texts + validation_reviews.texts + dataset.unlabelled
         language_model_losses = pretrain_lstm(
             model,
             _encode(vocabulary, data.Reviews(texts, np.zeros(len(texts))), length),
@@ -248,14 +266,16 @@ def train(config: TrainConfig) -> dict:
         "config": {key: str(value) for key, value in asdict(config).items()},
         "history": {key: [float(v) for v in values] for key, values in history.items()},
         "language_model_losses": language_model_losses,
+        "validation_split": "film" if validation_reviews.films is not None else "label",
         "best_epoch": best_epoch,
         "validation_loss": float(history[MONITOR][best_epoch - 1]),
         "validation_accuracy": float(history["val_accuracy"][best_epoch - 1]),
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "counts": {
-            "train": len(train_reviews),
+            "train": len(labelled_texts),
             "validation": len(validation_reviews),
+            "pseudo_labelled": pseudo_labelled,
             "test": len(dataset.test),
             "unlabelled": (
                 len(dataset.unlabelled)
