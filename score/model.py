@@ -27,6 +27,9 @@ SCORES = "scores"
 # 200 tokens). Its memory arena grows faster than that. Batches of 16 took the least CPU time
 # and memory per review in docs/benchmarks.md.
 DEFAULT_BATCH_SIZE = 16
+# Tokens per inference call (rows x longest review): models that read up to 400 tokens score
+# their longest reviews 8 at a time, so a call needs no more memory than 16 reviews of 200.
+MAX_BATCH_TOKENS = 16 * 200
 
 
 def default_model_path() -> Path:
@@ -172,8 +175,10 @@ class SentimentModel:
             order = np.arange(rows)
             ids = pad_to_width(batch, self.metadata.sequence_length)
         parts = []
-        for start in range(0, rows, self.batch_size):
-            chosen = order[start : start + self.batch_size]
+        # A model without lengths reads every review at the full width: only `batch_size` counts.
+        budget = MAX_BATCH_TOKENS if self.uses_lengths else self.batch_size * ids.shape[1]
+        for start, end in _part_bounds(batch.lengths[order], self.batch_size, budget):
+            chosen = order[start:end]
             chosen_ids = ids[chosen]
             chosen_lengths = batch.lengths[chosen]
             if self.threads == 1:
@@ -200,3 +205,21 @@ class SentimentModel:
 
     def _run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([SCORES], feed)[0].reshape(-1)
+
+
+def _part_bounds(lengths: np.ndarray, rows: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Cut reviews of ascending `lengths` into parts of at most `rows` reviews whose padded size
+    (reviews x longest length) stays within `max_tokens`; a single review always fits."""
+    bounds = []
+    start = 0
+    while start < len(lengths):
+        end = start + 1
+        while (
+            end < len(lengths)
+            and end - start < rows
+            and (end - start + 1) * int(lengths[end]) <= max_tokens
+        ):
+            end += 1
+        bounds.append((start, end))
+        start = end
+    return bounds

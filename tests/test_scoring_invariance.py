@@ -61,3 +61,16 @@ def test_scores_match_across_chunks(model, texts, tmp_path):
             err_msg=f"chunk size {chunk_size}",
         )
         assert table.column("label").to_pylist() == reference.column("label").to_pylist()
+
+
+def test_inference_parts_respect_rows_and_token_budget():
+    from score.model import _part_bounds
+
+    lengths = np.sort(np.random.default_rng(5).integers(1, 401, 500))
+    bounds = _part_bounds(lengths, rows=16, max_tokens=3200)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
+    assert all(end == start for (_, end), (start, _) in zip(bounds, bounds[1:]))
+    for start, end in bounds:
+        assert 1 <= end - start <= 16
+        assert (end - start) * lengths[end - 1] <= 3200
+    assert _part_bounds(np.array([5000]), rows=16, max_tokens=3200) == [(0, 1)]
