@@ -434,6 +434,7 @@ def _set_metadata(proto: onnx.ModelProto, run: Run, record: dict) -> dict[str, s
         settings=run.settings,
         metrics=run.metrics,
         export=record,
+        threshold=run.metrics.get("threshold", model_metadata.DEFAULT_THRESHOLD),
     )
     kept = [entry for entry in proto.metadata_props if entry.key not in metadata]
     del proto.metadata_props[:]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow.csv as pacsv
 import pytest
@@ -69,7 +71,7 @@ def test_inference_parts_respect_rows_and_token_budget():
     lengths = np.sort(np.random.default_rng(5).integers(1, 401, 500))
     bounds = _part_bounds(lengths, rows=16, max_tokens=3200)
     assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
-    assert all(end == start for (_, end), (start, _) in zip(bounds, bounds[1:]))
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(bounds))
     for start, end in bounds:
         assert 1 <= end - start <= 16
         assert (end - start) * lengths[end - 1] <= 3200

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import onnx
 import pytest
 
@@ -179,3 +180,28 @@ def test_mlp_baseline_trains_exports_scores(generated_data, tmp_path):
     evaluation = json.loads((tmp_path / "summary.json").read_text())["evaluation"]
     assert evaluation["reviews"] == 200
     assert evaluation["accuracy"] > 0.8
+
+
+def test_threshold_chosen_on_validation():
+    from train.run import choose_threshold
+
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert choose_threshold(np.array([0.1, 0.2, 0.42, 0.45, 0.8, 0.9]), labels) == 0.45
+    assert choose_threshold(np.array([0.1, 0.2, 0.3, 0.8, 0.8, 0.9]), labels) == 0.5
+
+
+def test_tuned_threshold_reaches_the_exported_model(generated_data, tmp_path):
+    run_module(
+        "train",
+        "--data", str(generated_data),
+        "--out", str(tmp_path),
+        *SMALL_MODEL,
+        "--tune-threshold",
+    )  # fmt: skip
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0.3 <= metrics["threshold"] <= 0.7
+    run_module("export", str(tmp_path), "--output", str(tmp_path / "model.onnx"))
+    entries = {
+        entry.key: entry.value for entry in onnx.load(tmp_path / "model.onnx").metadata_props
+    }
+    assert float(entries["sentiment.threshold"]) == metrics["threshold"]

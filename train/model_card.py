@@ -66,6 +66,12 @@ def render(metrics: dict) -> str:
         if metrics.get("validation_split") == "film"
         else "stratified shuffled split"
     )
+    threshold = metrics.get("threshold", 0.5)
+    threshold_text = (
+        f"{threshold:.2f}, the threshold with the best validation accuracy"
+        if threshold != 0.5
+        else "0.5"
+    )
     history = metrics["history"]
     rows = "\n".join(
         f"| {epoch} | {history['loss'][epoch - 1]:.4f} | {history['accuracy'][epoch - 1]:.4f} "
@@ -76,7 +82,7 @@ def render(metrics: dict) -> str:
     return f"""# Model card: {architecture.upper()} sentiment classifier
 
 Binary sentiment classifier for English movie reviews. It returns the probability that a review
-is positive; the label is `positive` at or above 0.5.
+is positive; the label is `positive` at or above {threshold_text}.
 
 ## Data
 

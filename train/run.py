@@ -27,6 +27,7 @@ METRICS_NAME = "metrics.json"
 MONITOR = "val_loss"
 DEFAULT_UNITS = {LSTM: 128, MLP: 256}
 EVALUATION_BATCH = 256
+DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass
@@ -51,6 +52,7 @@ class TrainConfig:
     token_dropout: float = 0.0
     teacher: str | None = None
     pseudo_label_margin: float = 0.05
+    tune_threshold: bool = False
     pretrain_embeddings: bool = False
     pretrain_epochs: int = 5
     embeddings: str | None = None
@@ -103,13 +105,32 @@ def _encode(vocabulary: Vocabulary, reviews: data.Reviews, length: int) -> np.nd
     return preprocessing.pad_to_width(batch, length)
 
 
-def _loss_and_accuracy(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """Binary cross-entropy and accuracy at threshold 0.5, as Keras computes them."""
+def _loss_and_accuracy(
+    scores: np.ndarray, labels: np.ndarray, threshold: float
+) -> tuple[float, float]:
+    """Binary cross-entropy, and accuracy with `positive` at or above `threshold` as in scoring."""
     labels = np.asarray(labels, dtype=np.float64)
     clipped = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
     loss = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
-    accuracy = np.mean((scores > 0.5) == (labels == 1))
+    accuracy = np.mean((scores >= threshold) == (labels == 1))
     return float(loss), float(accuracy)
+
+
+def choose_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Return the threshold from 0.30 to 0.70 (step 0.01) with the best accuracy on `scores`.
+
+    Ties go to the threshold nearest 0.5.
+    """
+    candidates = np.round(np.arange(0.30, 0.705, 0.01), 2)
+    accuracies = [np.mean((scores >= value) == (labels == 1)) for value in candidates]
+    best = max(accuracies)
+    return float(min(candidates[np.isclose(accuracies, best)], key=lambda value: abs(value - 0.5)))
+
+
+def _predict(model: keras.Model, ids: np.ndarray) -> np.ndarray:
+    if model.name == LSTM:
+        return batches.predict(model, ids, EVALUATION_BATCH)
+    return model.predict(ids, batch_size=EVALUATION_BATCH, verbose=0).reshape(-1)
 
 
 def train(config: TrainConfig) -> dict:
@@ -241,11 +262,13 @@ def train(config: TrainConfig) -> dict:
 
     # The last epoch is not always the best one: evaluate the checkpoint that was kept.
     best = keras.models.load_model(checkpoint_path)
-    if config.architecture == LSTM:
-        test_scores = batches.predict(best, x_test, EVALUATION_BATCH)
-    else:
-        test_scores = best.predict(x_test, batch_size=EVALUATION_BATCH, verbose=0).reshape(-1)
-    test_loss, test_accuracy = _loss_and_accuracy(test_scores, dataset.test.labels)
+    threshold = DEFAULT_THRESHOLD
+    if config.tune_threshold:
+        # Chosen on the validation reviews; the test reviews only report the result.
+        threshold = choose_threshold(_predict(best, x_validation), validation_reviews.labels)
+        logger.info("decision threshold %.2f chosen on the validation reviews", threshold)
+    test_scores = _predict(best, x_test)
+    test_loss, test_accuracy = _loss_and_accuracy(test_scores, dataset.test.labels, threshold)
 
     settings = {
         "vocabulary_size": config.vocabulary_size,
@@ -270,6 +293,7 @@ def train(config: TrainConfig) -> dict:
         "best_epoch": best_epoch,
         "validation_loss": float(history[MONITOR][best_epoch - 1]),
         "validation_accuracy": float(history["val_accuracy"][best_epoch - 1]),
+        "threshold": threshold,
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
         "counts": {
@@ -293,7 +317,7 @@ def train(config: TrainConfig) -> dict:
         "training_seconds": round(time.monotonic() - started, 1),
     }
     (out / METRICS_NAME).write_text(json.dumps(metrics, indent=2) + "\n")
-    plots.write_plots(out, history, best_epoch, dataset.test.labels, test_scores)
+    plots.write_plots(out, history, best_epoch, dataset.test.labels, test_scores, threshold)
     model_card.write(out, metrics)
     logger.info(
         "best epoch %d: validation loss %.4f, test accuracy %.4f; run folder %s",
