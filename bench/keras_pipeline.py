@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import pandas as pd
 
+    import train.model  # noqa: F401  Registers the custom layers that the checkpoint names.
+
     settings = json.loads((arguments.run / "preprocessing.json").read_text())
     words = (arguments.run / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
     word_ids = {word: index + RESERVED_IDS for index, word in enumerate(w for w in words if w)}

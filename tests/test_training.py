@@ -112,27 +112,6 @@ def test_max_pooling_exports_with_parity(generated_data, tmp_path, direction):
     assert settings["bidirectional"] == ("--bidirectional" in direction)
 
 
-def test_language_model_pretraining_trains_and_exports(generated_data, tmp_path):
-    run_module(
-        "train",
-        "--data", str(generated_data),
-        "--out", str(tmp_path),
-        *SMALL_MODEL,
-        "--pooling", "max",
-        "--bidirectional",
-        "--pretrain-lstm-epochs", "3",
-    )  # fmt: skip
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    losses = metrics["language_model_losses"]
-    assert len(losses) == 3
-    assert losses[2] < losses[0]
-    run_module("export", str(tmp_path), "--output", str(tmp_path / "model.onnx"))
-    entries = {
-        entry.key: entry.value for entry in onnx.load(tmp_path / "model.onnx").metadata_props
-    }
-    assert json.loads(entries["sentiment.export"])["parity_max_abs_difference"] <= 1e-4
-
-
 def test_bidirectional_lstm_needs_pooled_outputs(generated_data, tmp_path):
     result = run_module(
         "train",

@@ -72,13 +72,6 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "to reuse its pretrained word vectors",
     )
     parser.add_argument(
-        "--pretrain-lstm-epochs",
-        type=int,
-        default=0,
-        help="first train the embedding and LSTM as a language model on the training and "
-        "unlabelled reviews for this many epochs (needs --pooling mean or max)",
-    )
-    parser.add_argument(
         "--teacher",
         default=None,
         help="exported .onnx model that labels the unlabelled reviews; its surest verdicts "
@@ -89,11 +82,6 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         type=float,
         default=0.05,
         help="keep the teacher's verdicts with a score this close to 0 or 1",
-    )
-    parser.add_argument(
-        "--freeze-embeddings",
-        action="store_true",
-        help="keep the pretrained word vectors fixed while the classifier trains",
     )
     parser.add_argument(
         "--tune-threshold",
@@ -115,13 +103,6 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
     arguments = vars(parser.parse_args(argv))
     if arguments["bidirectional"] and arguments["pooling"] == LAST:
         parser.error("--bidirectional needs --pooling mean or max; add one of them")
-    if arguments["pretrain_lstm_epochs"] and (
-        arguments["pooling"] == LAST or arguments["architecture"] != LSTM
-    ):
-        parser.error(
-            "--pretrain-lstm-epochs needs the lstm architecture with --pooling mean or max, "
-            "whose outputs at every step predict the neighbouring tokens; add one of them"
-        )
     return TrainConfig(**arguments)
 
 

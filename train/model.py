@@ -84,7 +84,6 @@ def build_model(
     embedding_matrix: np.ndarray | None = None,
     pooling: str = LAST,
     bidirectional: bool = False,
-    freeze_embeddings: bool = False,
     token_dropout: float = 0.0,
     seed: int | None = None,
 ) -> keras.Model:
@@ -98,9 +97,8 @@ def build_model(
     final state), `mean` (its outputs averaged over the real tokens) or `max` (their maximum per
     unit). `bidirectional` adds a second LSTM of `units` that reads each review from its end;
     the two directions' outputs are concatenated. The MLP flattens a fixed window of
-    `sequence_length` tokens, padding included. `freeze_embeddings` keeps the embedding at its
-    starting weights during training. `token_dropout` is the share of tokens replaced by the
-    out-of-vocabulary id during training (see `TokenDropout`), drawn from `seed`.
+    `sequence_length` tokens, padding included. `token_dropout` is the share of tokens replaced
+    by the out-of-vocabulary id during training (see `TokenDropout`), drawn from `seed`.
     """
     initializer = "uniform"
     if embedding_matrix is not None:
@@ -127,7 +125,6 @@ def build_model(
                     embedding_dim,
                     embeddings_initializer=initializer,
                     mask_zero=mask_padding,
-                    trainable=not freeze_embeddings,
                 ),
                 *recurrent,
                 keras.layers.Dense(1, activation="sigmoid"),

@@ -27,32 +27,26 @@ def render(metrics: dict) -> str:
             "mean": " -> mean over the tokens",
             "max": " -> maximum over the tokens",
         }[config.get("pooling", "last")]
-        frozen = ", frozen" if config.get("freeze_embeddings") == "True" else ""
         token_dropout = float(config.get("token_dropout", 0))
         dropped = f"TokenDropout({token_dropout}, training only) -> " if token_dropout else ""
         layers = (
             f"{dropped}Embedding({config['vocabulary_size']}, {config['embedding_dim']}, "
-            f"padding masked{frozen}) -> {recurrent}{pooling} -> Dense(1, sigmoid)"
+            f"padding masked) -> {recurrent}{pooling} -> Dense(1, sigmoid)"
         )
     else:
         layers = (
             f"Embedding({config['vocabulary_size']}, {config['embedding_dim']}) -> Flatten"
             f" -> Dense({metrics['units']}, relu) -> Dense(1, sigmoid)"
         )
-    pretraining = (
-        f"word2vec skip-gram vectors learnt on the {counts['train'] + counts['validation']:,} "
-        f"training and {counts['unlabelled']:,} unlabelled reviews"
-        if config.get("pretrain_embeddings") == "True"
-        else "none (random start)"
-    )
-    language_model = metrics.get("language_model_losses") or []
-    if language_model:
-        pretraining += (
-            f"; then the embedding and LSTM trained for {len(language_model)} epochs as a language "
-            f"model on the same {counts['train'] + counts['validation'] + counts['unlabelled']:,} "
-            "texts, each direction predicting the next token it would read (sampled softmax "
-            f"loss by epoch: {', '.join(f'{loss:.3f}' for loss in language_model)})"
+    if config.get("pretrain_embeddings") == "True":
+        pretraining = (
+            f"word2vec skip-gram vectors learnt on the {counts['train'] + counts['validation']:,} "
+            f"training and {counts['unlabelled']:,} unlabelled reviews"
         )
+    elif config.get("embeddings", "None") != "None":
+        pretraining = f"the word vectors of `{config['embeddings']}`, from an earlier run"
+    else:
+        pretraining = "none (random start)"
     teacher = ""
     if counts.get("pseudo_labelled"):
         teacher = (
@@ -104,7 +98,7 @@ each review kept.
 ## Architecture and training
 
 - {layers}.
-- Pretraining: {pretraining}.
+- Embedding start: {pretraining}.
 - Adam, learning rate {config["learning_rate"]}, binary cross-entropy, batch
   {config["batch_size"]}, {config["epochs"]} epochs; the checkpoint with the lowest validation
   loss (epoch {metrics["best_epoch"]}) is kept.

@@ -47,8 +47,6 @@ class TrainConfig:
     dropout: float = 0.0
     pooling: str = "last"
     bidirectional: bool = False
-    freeze_embeddings: bool = False
-    pretrain_lstm_epochs: int = 0
     token_dropout: float = 0.0
     teacher: str | None = None
     pseudo_label_margin: float = 0.05
@@ -209,24 +207,9 @@ def train(config: TrainConfig) -> dict:
         embedding_matrix=embedding_matrix,
         pooling=config.pooling,
         bidirectional=config.bidirectional,
-        freeze_embeddings=config.freeze_embeddings,
         token_dropout=config.token_dropout,
         seed=config.seed,
     )
-    language_model_losses = []
-    if config.pretrain_lstm_epochs:
-        from train.language_model import pretrain_lstm
-
-        # Unlabelled and training texts only, as for the word vectors.
-        texts = labelled_texts + validation_reviews.texts + dataset.unlabelled
-        language_model_losses = pretrain_lstm(
-            model,
-            _encode(vocabulary, data.Reviews(texts, np.zeros(len(texts))), length),
-            epochs=config.pretrain_lstm_epochs,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            seed=config.seed,
-        )
     if config.architecture == LSTM:
         # The LSTM masks padding, so batches trimmed to their longest review train the same
         # model in less time. The MLP reads a fixed window and takes the padded arrays.
@@ -288,7 +271,6 @@ def train(config: TrainConfig) -> dict:
         "units": config.resolved_units(),
         "config": {key: str(value) for key, value in asdict(config).items()},
         "history": {key: [float(v) for v in values] for key, values in history.items()},
-        "language_model_losses": language_model_losses,
         "validation_split": "film" if validation_reviews.films is not None else "label",
         "best_epoch": best_epoch,
         "validation_loss": float(history[MONITOR][best_epoch - 1]),
@@ -301,11 +283,7 @@ def train(config: TrainConfig) -> dict:
             "validation": len(validation_reviews),
             "pseudo_labelled": pseudo_labelled,
             "test": len(dataset.test),
-            "unlabelled": (
-                len(dataset.unlabelled)
-                if config.pretrain_embeddings or config.pretrain_lstm_epochs
-                else 0
-            ),
+            "unlabelled": len(dataset.unlabelled) if config.pretrain_embeddings else 0,
         },
         "data_source": dataset.source,
         "data_fingerprint": {
