@@ -27,8 +27,8 @@ SCORES = "scores"
 # 200 tokens). Its memory arena grows faster than that. Batches of 16 took the least CPU time
 # and memory per review in docs/benchmarks.md.
 DEFAULT_BATCH_SIZE = 16
-# Tokens per inference call (rows x longest review): models that read up to 400 tokens score
-# their longest reviews 8 at a time, so a call needs no more memory than 16 reviews of 200.
+# Tokens per inference call (rows x longest review). A model that reads up to 400 tokens scores
+# its longest reviews 8 at a time, so a call needs no more memory than 16 reviews of 200.
 MAX_BATCH_TOKENS = 16 * 200
 
 
@@ -208,8 +208,11 @@ class SentimentModel:
 
 
 def _part_bounds(lengths: np.ndarray, rows: int, max_tokens: int) -> list[tuple[int, int]]:
-    """Cut reviews of ascending `lengths` into parts of at most `rows` reviews whose padded size
-    (reviews x longest length) stays within `max_tokens`; a single review always fits."""
+    """Return (start, end) bounds that cut reviews of ascending `lengths` into parts.
+
+    A part has at most `rows` reviews, and its padded size (reviews x longest length) stays
+    within `max_tokens`. A single review longer than that budget gets a part of its own.
+    """
     bounds = []
     start = 0
     while start < len(lengths):

@@ -63,7 +63,7 @@ class LengthBatches(keras.utils.PyDataset):
 
 
 class SortedBatches(keras.utils.PyDataset):
-    """Batches in order of length, for validation and prediction; `rows` maps them back."""
+    """Batches in order of length, for validation and prediction. `rows` maps them back."""
 
     def __init__(self, ids: np.ndarray, labels: np.ndarray | None, batch_size: int):
         super().__init__()

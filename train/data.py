@@ -256,7 +256,7 @@ def _split_by_film(reviews: Reviews, fraction: float, generator) -> np.ndarray:
     names, film_of_review = np.unique(films, return_inverse=True)
     order = generator.permutation(len(names))
     counts = np.bincount(film_of_review, minlength=len(names))[order]
-    # Whole films in shuffled order until the validation set holds its share of the reviews.
+    # Whole films in shuffled order, until the validation set contains its share of the reviews.
     chosen = order[: int(np.searchsorted(np.cumsum(counts), round(len(reviews) * fraction))) + 1]
     in_validation = np.isin(film_of_review, chosen)
     if in_validation.all() or len(set(reviews.labels[in_validation].tolist())) < 2:

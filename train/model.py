@@ -17,7 +17,7 @@ LAST = "last"
 MEAN = "mean"
 MAX = "max"
 POOLINGS = (LAST, MEAN, MAX)
-# Stands in for the outputs at padded steps before the maximum; LSTM outputs lie in (-1, 1).
+# Replaces the outputs at padded steps before the maximum. LSTM outputs lie in (-1, 1).
 MASKED_OUTPUT = -1e4
 
 

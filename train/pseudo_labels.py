@@ -3,8 +3,9 @@
 Self-training: a first model (the teacher) scores the unlabelled aclImdb reviews, and the
 reviews it is surest about join the labelled training reviews of the next model with the
 teacher's verdict as their label. The unlabelled reviews are about other films than the
-labelled ones, so the next model sees more films. The same number of reviews is taken for each
-label, the surest first, so a teacher that leans to one side does not pass that lean on.
+labelled ones, so the next model trains on reviews of more films. The same number of reviews
+is taken for each label, the surest first, so a teacher that leans to one side does not pass
+that lean on.
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ def train(config: TrainConfig) -> dict:
     best = keras.models.load_model(checkpoint_path)
     threshold = DEFAULT_THRESHOLD
     if config.tune_threshold:
-        # Chosen on the validation reviews; the test reviews only report the result.
+        # Chosen on the validation reviews. The test reviews only report the result.
         threshold = choose_threshold(_predict(best, x_validation), validation_reviews.labels)
         logger.info("decision threshold %.2f chosen on the validation reviews", threshold)
     test_scores = _predict(best, x_test)
