@@ -35,12 +35,22 @@ def test_teacher_labels_as_many_reviews_of_each_label(exported_model):
     assert set(reviews.texts) <= set(texts)
 
 
+def test_soft_labels_keep_every_review_with_its_score(exported_model):
+    texts = generate_reviews(50, 15).review.tolist()
+    reviews = pseudo_label(exported_model, texts, margin=0.05, soft=True)
+    assert reviews.texts == texts
+    assert reviews.labels.dtype == np.float32
+    assert ((reviews.labels >= 0) & (reviews.labels <= 1)).all()
+    assert len(np.unique(reviews.labels)) > 2
+
+
 def test_margin_outside_range_is_refused(exported_model):
     with pytest.raises(DataError, match="between 0 and 0.5"):
         pseudo_label(exported_model, ["good"], margin=0.7)
 
 
-def test_training_with_a_teacher_adds_its_reviews(exported_model, tmp_path):
+@pytest.mark.parametrize("soft", [False, True], ids=["verdicts", "soft-labels"])
+def test_training_with_a_teacher_adds_its_reviews(exported_model, tmp_path, soft):
     data = tmp_path / "aclImdb"
     write_aclimdb_with_unlabelled(data)
     run = tmp_path / "run"
@@ -51,11 +61,17 @@ def test_training_with_a_teacher_adds_its_reviews(exported_model, tmp_path):
         *SMALL_MODEL,
         "--teacher", str(exported_model),
         "--pseudo-label-margin", "0.3",
+        *(["--soft-labels"] if soft else []),
     )  # fmt: skip
     metrics = json.loads((run / "metrics.json").read_text())
+    card = (run / "MODEL_CARD.md").read_text()
     assert metrics["counts"]["train"] == 320
-    assert 0 < metrics["counts"]["pseudo_labelled"] <= 300
-    assert "Self-training" in (run / "MODEL_CARD.md").read_text()
+    if soft:
+        assert metrics["counts"]["pseudo_labelled"] == 300
+        assert "Distillation" in card
+    else:
+        assert 0 < metrics["counts"]["pseudo_labelled"] <= 300
+        assert "Self-training" in card
 
 
 def test_teacher_without_unlabelled_reviews_fails_cleanly(generated_data, exported_model, tmp_path):

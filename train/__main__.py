@@ -84,6 +84,12 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         help="keep the teacher's verdicts with a score this close to 0 or 1",
     )
     parser.add_argument(
+        "--soft-labels",
+        action="store_true",
+        help="with --teacher, add every unlabelled review with the teacher's score as its target "
+        "(distillation) instead of its surest verdicts",
+    )
+    parser.add_argument(
         "--tune-threshold",
         action="store_true",
         help="choose the decision threshold (0.30 to 0.70) with the best validation accuracy "

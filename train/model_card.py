@@ -48,7 +48,12 @@ def render(metrics: dict) -> str:
     else:
         pretraining = "none (random start)"
     teacher = ""
-    if counts.get("pseudo_labelled"):
+    if counts.get("pseudo_labelled") and config.get("soft_labels") == "True":
+        teacher = (
+            f" Distillation: {counts['pseudo_labelled']:,} unlabelled reviews joined the training "
+            f"reviews with the score of the model `{config['teacher']}` as their target."
+        )
+    elif counts.get("pseudo_labelled"):
         teacher = (
             f" Self-training: {counts['pseudo_labelled']:,} unlabelled reviews joined the "
             f"training reviews with the label that the model `{config['teacher']}` gave them "

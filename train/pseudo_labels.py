@@ -21,8 +21,13 @@ from train.data import DataError, Reviews
 logger = logging.getLogger(__name__)
 
 
-def pseudo_label(teacher: str | Path, texts: list[str], margin: float) -> Reviews:
-    """Return the `texts` that `teacher` scores within `margin` of 0 or 1, with its labels."""
+def pseudo_label(
+    teacher: str | Path, texts: list[str], margin: float, soft: bool = False
+) -> Reviews:
+    """Return the `texts` that `teacher` scores within `margin` of 0 or 1, with its labels.
+
+    With `soft`, every text is returned, labelled with the teacher's score itself.
+    """
     if not 0 < margin < 0.5:
         raise DataError(f"pseudo-label margin {margin} is invalid: use a value between 0 and 0.5")
     if not texts:
@@ -34,6 +39,9 @@ def pseudo_label(teacher: str | Path, texts: list[str], margin: float) -> Review
             f"teacher model {teacher} not found: pass an .onnx file from python -m export"
         )
     scores = SentimentModel(teacher).score_texts(texts)
+    if soft:
+        logger.info("teacher %s scores %d unlabelled reviews", teacher, len(texts))
+        return Reviews(list(texts), scores.astype(np.float32))
     negatives = np.flatnonzero(scores <= margin)
     positives = np.flatnonzero(scores >= 1 - margin)
     count = min(len(negatives), len(positives))

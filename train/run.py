@@ -50,6 +50,7 @@ class TrainConfig:
     token_dropout: float = 0.0
     teacher: str | None = None
     pseudo_label_margin: float = 0.05
+    soft_labels: bool = False
     tune_threshold: bool = False
     pretrain_embeddings: bool = False
     pretrain_epochs: int = 5
@@ -165,11 +166,13 @@ def train(config: TrainConfig) -> dict:
 
         # The vocabulary stays that of the labelled reviews, so the teacher's run and this one
         # can share pretrained embeddings.
-        extra = pseudo_label(config.teacher, dataset.unlabelled, config.pseudo_label_margin)
+        extra = pseudo_label(
+            config.teacher, dataset.unlabelled, config.pseudo_label_margin, config.soft_labels
+        )
         pseudo_labelled = len(extra)
         train_reviews = data.Reviews(
             train_reviews.texts + extra.texts,
-            np.concatenate([train_reviews.labels, extra.labels]),
+            np.concatenate([train_reviews.labels, extra.labels]).astype(extra.labels.dtype),
         )
     x_train = _encode(vocabulary, train_reviews, length)
     x_validation = _encode(vocabulary, validation_reviews, length)
