@@ -7,7 +7,7 @@ pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
 
-from train.model import MASKED_OUTPUT, MaskedMaxPooling1D, TokenDropout  # noqa: E402
+from train.model import MASKED_OUTPUT, MaskedMaxPooling1D, TokenDropout, accuracy  # noqa: E402
 
 
 def test_token_dropout_replaces_real_tokens_in_training_only():
@@ -27,3 +27,10 @@ def test_masked_maximum_ignores_padded_steps():
     pooled = keras.ops.convert_to_numpy(MaskedMaxPooling1D()(outputs, mask=mask))
     np.testing.assert_allclose(pooled, [[-0.2, 0.1]])
     assert MASKED_OUTPUT < -1
+
+
+def test_accuracy_rounds_soft_targets_per_review():
+    targets = np.array([0.93, 0.1, 0.6, 0.45, 1.0], dtype=np.float32)
+    predictions = np.array([[0.8], [0.3], [0.4], [0.2], [0.99]], dtype=np.float32)
+    values = keras.ops.convert_to_numpy(accuracy(targets, predictions))
+    assert values.tolist() == [1.0, 1.0, 0.0, 1.0, 1.0]

@@ -22,7 +22,7 @@ def model() -> SentimentModel:
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     reviews = generate_reviews(150, seed=11)["review"].tolist()
-    # Long reviews are cut to the model's last 200 tokens, so lengths vary across the limit.
+    # Long reviews are cut to the model's last 400 tokens, so lengths vary across the limit.
     reviews[3] = " ".join([reviews[3]] * 30)
     reviews[70] = "great " * 500
     reviews[100] = "!!!"

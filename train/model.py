@@ -74,14 +74,15 @@ class TokenDropout(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="sentiment")
 def accuracy(y_true, y_pred):
-    """Share of reviews whose predicted label matches the target rounded to a label.
+    """Return 1.0 for each review whose predicted label matches its rounded target, else 0.0.
 
     Keras' binary accuracy compares a soft target such as 0.93 with the predicted label 1 and
     counts a miss, so it reads near zero when the targets are a teacher's scores.
     """
     targets = keras.ops.reshape(keras.ops.cast(y_true, "float32") >= 0.5, (-1,))
     predictions = keras.ops.reshape(y_pred >= 0.5, (-1,))
-    return keras.ops.mean(keras.ops.cast(keras.ops.equal(targets, predictions), "float32"))
+    # One value per review: Keras then weights each batch by its size, as a mean must.
+    return keras.ops.cast(keras.ops.equal(targets, predictions), "float32")
 
 
 def build_model(
