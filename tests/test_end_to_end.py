@@ -25,7 +25,13 @@ def test_train_writes_run_folder(trained_run):
     ):
         assert (trained_run / name).is_file(), name
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    assert metrics["counts"] == {"train": 480, "validation": 120, "test": 200, "unlabelled": 0}
+    assert metrics["counts"] == {
+        "train": 480,
+        "validation": 120,
+        "pseudo_labelled": 0,
+        "test": 200,
+        "unlabelled": 0,
+    }
     assert len(metrics["history"]["val_loss"]) == 2
     assert metrics["best_epoch"] in (1, 2)
     assert 0 <= metrics["test_accuracy"] <= 1

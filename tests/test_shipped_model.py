@@ -16,10 +16,11 @@ FLOAT32_MODEL = default_model_path().with_name("default-float32.onnx")
 def test_shipped_model_loads():
     model = SentimentModel()
     assert model.path == default_model_path()
-    assert model.metadata.sequence_length == 200
+    assert model.metadata.sequence_length == 400
     assert model.metadata.vocabulary_size == 20000
     assert model.metadata.architecture == "lstm"
-    assert model.metadata.metrics["test_accuracy"] > 0.85
+    assert model.metadata.settings["bidirectional"] is True
+    assert model.metadata.metrics["test_accuracy"] >= 0.89
 
 
 def test_shipped_model_scores_sample(tmp_path):
@@ -62,10 +63,11 @@ def test_shipped_float32_standard_operators():
 
 def test_shipped_models_agree():
     texts = pd.read_csv(SAMPLE_REVIEWS, dtype=str)["review"].tolist()
-    quantised = SentimentModel().score_texts(texts)
+    default = SentimentModel()
+    quantised = default.score_texts(texts)
     reference = SentimentModel(FLOAT32_MODEL).score_texts(texts)
     assert np.abs(quantised - reference).max() < 0.05
-    assert ((quantised >= 0.5) == (reference >= 0.5)).all()
+    assert ((quantised >= default.threshold) == (reference >= default.threshold)).all()
 
 
 def test_shipped_model_card_links_figures():

@@ -48,11 +48,11 @@ class MaskedMaxPooling1D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="sentiment")
 class TokenDropout(keras.layers.Layer):
-    """During training, replace each real token by the out-of-vocabulary id with probability
-    `rate`; at inference, pass the ids through unchanged.
+    """Replace each real token by the out-of-vocabulary id with probability `rate` in training.
 
-    A model that cannot count on any single word reads more of each review, instead of
-    remembering the names and titles of the films it was trained on.
+    At inference the ids pass through unchanged. A model that cannot count on any single word
+    reads more of each review, instead of remembering the names and titles of the films it was
+    trained on.
     """
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):

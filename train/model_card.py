@@ -50,12 +50,12 @@ def render(metrics: dict) -> str:
     teacher = ""
     if counts.get("pseudo_labelled") and config.get("soft_labels") == "True":
         teacher = (
-            f" Distillation: {counts['pseudo_labelled']:,} unlabelled reviews joined the training "
-            f"reviews with the score of the model `{config['teacher']}` as their target."
+            f"\n- Distillation: {counts['pseudo_labelled']:,} unlabelled reviews joined the "
+            f"training reviews with the score of the model `{config['teacher']}` as their target."
         )
     elif counts.get("pseudo_labelled"):
         teacher = (
-            f" Self-training: {counts['pseudo_labelled']:,} unlabelled reviews joined the "
+            f"\n- Self-training: {counts['pseudo_labelled']:,} unlabelled reviews joined the "
             f"training reviews with the label that the model `{config['teacher']}` gave them "
             f"(score within {config['pseudo_label_margin']} of 0 or 1, as many of each label)."
         )
@@ -87,8 +87,9 @@ is positive; the label is `positive` at or above {threshold_text}.
 
 - Source: `{metrics["data_source"]}`.
 - {counts["train"]:,} training and {counts["validation"]:,} validation reviews, a {split}
-  (seed {metrics["seed"]}) of the labelled training set; {counts["test"]:,} test reviews used
-  only for the figures below, never for training or model selection.{teacher}
+  (seed {metrics["seed"]}) of the labelled training set.
+- {counts["test"]:,} test reviews, used only for the figures below, never for training or model
+  selection.{teacher}
 - SHA-256 of the training and test texts with labels: `{metrics["data_fingerprint"]["train"]}`
   and `{metrics["data_fingerprint"]["test"]}`.
 
