@@ -86,3 +86,32 @@ def test_teacher_without_unlabelled_reviews_fails_cleanly(generated_data, export
     assert result.returncode == 2
     assert "needs unlabelled reviews" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_teacher_that_is_not_onnx_fails_cleanly(generated_data, tmp_path):
+    data = tmp_path / "aclImdb"
+    write_aclimdb_with_unlabelled(data)
+    not_a_model = tmp_path / "metrics.json"
+    not_a_model.write_text("{}")
+    result = run_module(
+        "train",
+        "--data", str(data),
+        "--out", str(tmp_path / "run"),
+        *SMALL_MODEL,
+        "--teacher", str(not_a_model),
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--teacher: model" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "option", [["--soft-labels"], ["--pseudo-label-margin", "0.2"]], ids=["soft", "margin"]
+)
+def test_teacher_options_without_teacher_are_rejected(generated_data, tmp_path, option):
+    result = run_module(
+        "train", "--data", str(generated_data), "--out", str(tmp_path), *option, check=False
+    )
+    assert result.returncode == 2
+    assert "need --teacher" in result.stderr

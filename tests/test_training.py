@@ -28,6 +28,7 @@ def test_model_card_describes_run(trained_run):
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert f"{100 * metrics['test_accuracy']:.2f}%" in card
     assert "LSTM(16" in card
+    assert f"the {metrics['vocabulary_words']:,} most frequent training tokens" in card
     assert metrics["data_fingerprint"]["train"] in card
     assert "Intended use and limits" in card
     assert "learning_curves.png" in card

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from train.data import DataError
 from train.model import ARCHITECTURES, LAST, LSTM, POOLINGS
-from train.run import TrainConfig
+from train.run import PSEUDO_LABEL_MARGIN, TrainConfig
 
 
 def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
@@ -80,8 +80,8 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
     parser.add_argument(
         "--pseudo-label-margin",
         type=float,
-        default=0.05,
-        help="keep the teacher's verdicts with a score this close to 0 or 1",
+        default=PSEUDO_LABEL_MARGIN,
+        help="keep the teacher's verdicts with a score this close to 0 or 1 (default 0.05)",
     )
     parser.add_argument(
         "--soft-labels",
@@ -107,6 +107,10 @@ def parse_arguments(argv: list[str] | None = None) -> TrainConfig:
         "--threads", type=int, default=None, help="TensorFlow threads (default: all)"
     )
     arguments = vars(parser.parse_args(argv))
+    if arguments["teacher"] is None and (
+        arguments["soft_labels"] or arguments["pseudo_label_margin"] != PSEUDO_LABEL_MARGIN
+    ):
+        parser.error("--soft-labels and --pseudo-label-margin need --teacher; add it")
     if arguments["bidirectional"] and arguments["pooling"] == LAST:
         parser.error("--bidirectional needs --pooling mean or max; add one of them")
     return TrainConfig(**arguments)

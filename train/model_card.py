@@ -40,8 +40,9 @@ def render(metrics: dict) -> str:
         )
     if config.get("pretrain_embeddings") == "True":
         pretraining = (
-            f"word2vec skip-gram vectors learnt on the {counts['train'] + counts['validation']:,} "
-            f"training and {counts['unlabelled']:,} unlabelled reviews"
+            "word2vec skip-gram vectors learnt on the texts of the "
+            f"{counts['train'] + counts['validation']:,} training and validation reviews and the "
+            f"{counts['unlabelled']:,} unlabelled reviews, without their labels"
         )
     elif config.get("embeddings", "None") != "None":
         pretraining = f"the word vectors of `{config['embeddings']}`, from an earlier run"
@@ -60,11 +61,12 @@ def render(metrics: dict) -> str:
             f"(score within {config['pseudo_label_margin']} of 0 or 1, as many of each label)."
         )
     split = (
-        "shuffled split by film (no film has reviews on both sides, as between the training and "
-        "test sets)"
+        "shuffled split by film, so that no film has reviews on both sides, as between the "
+        "training and test sets"
         if metrics.get("validation_split") == "film"
         else "stratified shuffled split"
     )
+    words = metrics.get("vocabulary_words", int(config["vocabulary_size"]) - 2)
     threshold = metrics.get("threshold", 0.5)
     threshold_text = (
         f"{threshold:.2f}, the threshold with the best validation accuracy"
@@ -86,8 +88,8 @@ is positive; the label is `positive` at or above {threshold_text}.
 ## Data
 
 - Source: `{metrics["data_source"]}`.
-- {counts["train"]:,} training and {counts["validation"]:,} validation reviews, a {split}
-  (seed {metrics["seed"]}) of the labelled training set.
+- {counts["train"]:,} training and {counts["validation"]:,} validation reviews: the labelled
+  training set in a {split} (seed {metrics["seed"]}).
 - {counts["test"]:,} test reviews, used only for the figures below, never for training or model
   selection.{teacher}
 - SHA-256 of the training and test texts with labels: `{metrics["data_fingerprint"]["train"]}`
@@ -97,7 +99,7 @@ is positive; the label is `positive` at or above {threshold_text}.
 
 Defined once in `score/preprocessing.py` and stored in the exported model: lower-casing, HTML
 line breaks removed, apostrophes deleted, tokens split on anything that is not a letter or a
-digit, the {int(config["vocabulary_size"]) - 2:,} most frequent training tokens as the vocabulary
+digit, the {words:,} most frequent training tokens as the vocabulary
 (ids 0 and 1 are padding and out-of-vocabulary), the last {config["sequence_length"]} tokens of
 each review kept.
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from score.errors import ModelError
 from score.model import SentimentModel
 from train.data import DataError, Reviews
 
@@ -38,7 +39,10 @@ def pseudo_label(
         raise DataError(
             f"teacher model {teacher} not found: pass an .onnx file from python -m export"
         )
-    scores = SentimentModel(teacher).score_texts(texts)
+    try:
+        scores = SentimentModel(teacher).score_texts(texts)
+    except ModelError as error:
+        raise DataError(f"--teacher: {error}") from error
     if soft:
         logger.info("teacher %s scores %d unlabelled reviews", teacher, len(texts))
         return Reviews(list(texts), scores.astype(np.float32))
@@ -48,6 +52,13 @@ def pseudo_label(
     negatives = negatives[np.argsort(scores[negatives], kind="stable")][:count]
     positives = positives[np.argsort(-scores[positives], kind="stable")][:count]
     rows = np.sort(np.concatenate([negatives, positives]))
+    if count == 0:
+        logger.warning(
+            "teacher %s scores no unlabelled review within %.2f of both 0 and 1: training "
+            "goes on without pseudo-labels; raise --pseudo-label-margin or use --soft-labels",
+            teacher,
+            margin,
+        )
     logger.info(
         "teacher %s labels %d of %d unlabelled reviews (%d of each label, margin %.2f)",
         teacher,

@@ -28,6 +28,7 @@ MONITOR = "val_loss"
 DEFAULT_UNITS = {LSTM: 128, MLP: 256}
 EVALUATION_BATCH = 256
 DEFAULT_THRESHOLD = 0.5
+PSEUDO_LABEL_MARGIN = 0.05
 
 
 @dataclass
@@ -49,7 +50,7 @@ class TrainConfig:
     bidirectional: bool = False
     token_dropout: float = 0.0
     teacher: str | None = None
-    pseudo_label_margin: float = 0.05
+    pseudo_label_margin: float = PSEUDO_LABEL_MARGIN
     soft_labels: bool = False
     tune_threshold: bool = False
     pretrain_embeddings: bool = False
@@ -272,6 +273,7 @@ def train(config: TrainConfig) -> dict:
     metrics = {
         "architecture": config.architecture,
         "units": config.resolved_units(),
+        "vocabulary_words": len(vocabulary.words),
         "config": {key: str(value) for key, value in asdict(config).items()},
         "history": {key: [float(v) for v in values] for key, values in history.items()},
         "validation_split": "film" if validation_reviews.films is not None else "label",
@@ -286,7 +288,9 @@ def train(config: TrainConfig) -> dict:
             "validation": len(validation_reviews),
             "pseudo_labelled": pseudo_labelled,
             "test": len(dataset.test),
-            "unlabelled": len(dataset.unlabelled) if config.pretrain_embeddings else 0,
+            "unlabelled": (
+                len(dataset.unlabelled) if config.pretrain_embeddings or config.teacher else 0
+            ),
         },
         "data_source": dataset.source,
         "data_fingerprint": {
