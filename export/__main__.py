@@ -42,6 +42,18 @@ def main(argv: list[str] | None = None) -> int:
         "(default: 0.003, that is 0.3 points)",
     )
     arguments = parser.parse_args(argv)
+    # Usage errors exit 2 before TensorFlow loads. Exit code 3 means a check of the export failed.
+    if not (arguments.run / "best.keras").is_file():
+        parser.error(f"{arguments.run}/best.keras not found: pass a run folder of python -m train")
+    if arguments.quantize is not None and arguments.data is None:
+        parser.error("--quantize needs --data with labelled reviews to measure accuracy")
+    if arguments.quantize is None and arguments.data is not None:
+        parser.error("--data is only read with --quantize; add --quantize int8 or drop --data")
+    if not 0 <= arguments.max_accuracy_loss < 1:
+        parser.error(
+            f"--max-accuracy-loss {arguments.max_accuracy_loss} is invalid: use a fraction "
+            "from 0 to below 1, for example 0.003"
+        )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

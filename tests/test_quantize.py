@@ -126,3 +126,26 @@ def test_int8_needs_data(trained_run, tmp_path):
 
     with pytest.raises(ExportError, match="needs labelled data"):
         export_run(trained_run, tmp_path / "model.onnx", quantize="int8")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--quantize", "int8"], "--quantize needs --data"),
+        (["--data", "reviews.csv"], "--data is only read with --quantize"),
+        (["--quantize", "int8", "--data", "x.csv", "--max-accuracy-loss", "5"], "is invalid"),
+    ],
+    ids=["quantize-without-data", "data-without-quantize", "loss-out-of-range"],
+)
+def test_export_usage_errors_exit_2(trained_run, tmp_path, arguments, message):
+    output = tmp_path / "model.onnx"
+    result = run_module("export", str(trained_run), "-o", str(output), *arguments, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not output.exists()
+
+
+def test_export_missing_run_folder_exits_2(tmp_path):
+    result = run_module("export", str(tmp_path / "missing"), check=False)
+    assert result.returncode == 2
+    assert "best.keras not found" in result.stderr
