@@ -141,7 +141,8 @@ def pin_activation_ranges(proto: onnx.ModelProto, token_input: str) -> onnx.Mode
     kernel = numpy_helper.to_array(tensors[dense.input[1]])
     if kernel.shape[0] != directions * hidden:
         raise QuantizationError(
-            f"the output MatMul expects {kernel.shape[0]} inputs, not {directions * hidden}"
+            f"the output MatMul has {kernel.shape[0]} inputs, expected {directions * hidden}: "
+            "export without --quantize"
         )
     zeros = np.zeros((PINNED_UNITS, kernel.shape[1]), kernel.dtype)
     blocks = np.split(kernel, directions)

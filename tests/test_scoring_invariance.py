@@ -70,7 +70,8 @@ def test_inference_parts_respect_rows_and_token_budget():
 
     lengths = np.sort(np.random.default_rng(5).integers(1, 401, 500))
     bounds = _part_bounds(lengths, rows=16, max_tokens=3200)
-    assert bounds[0][0] == 0 and bounds[-1][1] == len(lengths)
+    assert bounds[0][0] == 0
+    assert bounds[-1][1] == len(lengths)
     assert all(end == start for (_, end), (start, _) in itertools.pairwise(bounds))
     for start, end in bounds:
         assert 1 <= end - start <= 16

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from score import preprocessing
+from score.evaluation import classification_metrics
 from score.preprocessing import Vocabulary
 from train import batches, data, model_card, plots
 from train.model import LSTM, MLP, build_model
@@ -108,11 +109,11 @@ def _encode(vocabulary: Vocabulary, reviews: data.Reviews, length: int) -> np.nd
 def _loss_and_accuracy(
     scores: np.ndarray, labels: np.ndarray, threshold: float
 ) -> tuple[float, float]:
-    """Binary cross-entropy, and accuracy with `positive` at or above `threshold` as in scoring."""
-    labels = np.asarray(labels, dtype=np.float64)
+    """Return the binary cross-entropy, and the accuracy as `python -m score` computes it."""
+    targets = np.asarray(labels, dtype=np.float64)
     clipped = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
-    loss = -np.mean(labels * np.log(clipped) + (1 - labels) * np.log(1 - clipped))
-    accuracy = np.mean((scores >= threshold) == (labels == 1))
+    loss = -np.mean(targets * np.log(clipped) + (1 - targets) * np.log(1 - clipped))
+    accuracy = classification_metrics(labels, scores, threshold)["accuracy"]
     return float(loss), float(accuracy)
 
 
